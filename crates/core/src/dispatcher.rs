@@ -1,0 +1,154 @@
+//! The dispatcher abstraction: where a coroutine runs when it is started or woken.
+//!
+//! A dispatcher (Kotlin's `CoroutineDispatcher`) decides on which thread a runnable runs.
+//! corral-core knows nothing about threads: it only calls [`Dispatch`] methods. The concrete
+//! dispatchers (Default, IO, limited views, event loops, Unconfined) live in
+//! `corral-dispatchers`.
+//!
+//! # Protocol
+//!
+//! 1. When a coroutine is started or woken, core asks [`Dispatch::is_dispatch_needed`]. If it
+//!    is `false`, the coroutine is resumed in place through the thread-local trampoline
+//!    ([`crate::trampoline`]), so nested resumes never grow the stack.
+//! 2. Otherwise core calls [`Dispatch::dispatch`] (or [`Dispatch::dispatch_yield`] after
+//!    `yield_now`, which must be FIFO-fair). The dispatcher must eventually call
+//!    [`Runnable::run`] exactly once, or, if it cannot run it (closed executor, no main loop),
+//!    call [`Runnable::reject`] with a [`DispatchError`](crate::DispatchError) *without holding any of its locks*:
+//!    rejecting a coroutine fails it and drops its future on the calling thread.
+//! 3. A dispatcher never runs a runnable inside `dispatch` itself unless it is an in-place
+//!    dispatcher (then `is_dispatch_needed` is `false` and core does not call `dispatch`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::runnable::Runnable;
+
+/// How a runnable is expected to behave, a hint the scheduler reads to manage CPU permits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum TaskMode {
+    /// CPU work that returns quickly to the dispatcher (Kotlin `NonBlocking`).
+    #[default]
+    NonBlocking,
+    /// Work that may block its thread (blocking IO). The scheduler releases the CPU permit while
+    /// it runs and compensates with another thread (Kotlin `ProbablyBlocking`).
+    ProbablyBlocking,
+}
+
+/// The behaviour of a dispatcher. Implement this to make a new kind of dispatcher and wrap it in
+/// a [`Dispatcher`] handle with [`Dispatcher::new`].
+pub trait Dispatch: Send + Sync + fmt::Display + 'static {
+    /// Queues `runnable` to run later on this dispatcher's threads (or rejects it, see the
+    /// module documentation).
+    fn dispatch(&self, runnable: Runnable);
+
+    /// Queues `runnable` after `yield_now`: it must run after the work already queued here
+    /// (FIFO), so that yielding lets others run. Defaults to [`dispatch`](Dispatch::dispatch).
+    fn dispatch_yield(&self, runnable: Runnable) {
+        self.dispatch(runnable);
+    }
+
+    /// `false` when a resume may run in place on the current thread (Unconfined, or an
+    /// immediate dispatcher already on its thread). Defaults to `true`.
+    fn is_dispatch_needed(&self) -> bool {
+        true
+    }
+
+    /// The mode of the runnables this dispatcher submits to its scheduler.
+    fn task_mode(&self) -> TaskMode {
+        TaskMode::NonBlocking
+    }
+
+    /// A view of `this` (the handle wrapping `self`) that runs at most `parallelism` runnables
+    /// at once. Each dispatcher decides what that means for it (an event loop returns itself).
+    fn limited_parallelism(&self, this: &Dispatcher, parallelism: usize) -> Dispatcher;
+
+    /// The immediate form of `this`: resumes in place when already on the right thread.
+    /// Only `Dispatchers::main()` has one; others panic with a message naming the call.
+    fn immediate(&self, this: &Dispatcher) -> Dispatcher {
+        let _ = this;
+        panic!("`Dispatcher::immediate()` is only supported by Dispatchers::main(), not by {self}")
+    }
+}
+
+/// A handle to a dispatcher: cheap to clone, compared by identity.
+///
+/// Its `Display` is the dispatcher's name (`Dispatchers.Default`, `Dispatchers.IO`, ...).
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<dyn Dispatch>,
+}
+
+impl Dispatcher {
+    /// Wraps a dispatcher implementation in a handle.
+    pub fn new(dispatch: impl Dispatch) -> Dispatcher {
+        Dispatcher {
+            inner: Arc::new(dispatch),
+        }
+    }
+
+    /// Wraps an already shared dispatcher implementation.
+    pub fn from_arc(inner: Arc<dyn Dispatch>) -> Dispatcher {
+        Dispatcher { inner }
+    }
+
+    /// The implementation behind this handle.
+    pub fn as_dispatch(&self) -> &dyn Dispatch {
+        &*self.inner
+    }
+
+    /// See [`Dispatch::dispatch`].
+    pub fn dispatch(&self, runnable: Runnable) {
+        self.inner.dispatch(runnable);
+    }
+
+    /// See [`Dispatch::dispatch_yield`].
+    pub fn dispatch_yield(&self, runnable: Runnable) {
+        self.inner.dispatch_yield(runnable);
+    }
+
+    /// See [`Dispatch::is_dispatch_needed`].
+    pub fn is_dispatch_needed(&self) -> bool {
+        self.inner.is_dispatch_needed()
+    }
+
+    /// See [`Dispatch::task_mode`].
+    pub fn task_mode(&self) -> TaskMode {
+        self.inner.task_mode()
+    }
+
+    /// A view running at most `parallelism` coroutines at once on this dispatcher
+    /// (see [`Dispatch::limited_parallelism`]).
+    pub fn limited_parallelism(&self, parallelism: usize) -> Dispatcher {
+        self.inner.limited_parallelism(self, parallelism)
+    }
+
+    /// The immediate form of this dispatcher (see [`Dispatch::immediate`]).
+    pub fn immediate(&self) -> Dispatcher {
+        self.inner.immediate(self)
+    }
+
+    /// `true` if both handles name the same dispatcher.
+    pub fn same_as(&self, other: &Dispatcher) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl PartialEq for Dispatcher {
+    fn eq(&self, other: &Dispatcher) -> bool {
+        self.same_as(other)
+    }
+}
+
+impl Eq for Dispatcher {}
+
+impl fmt::Display for Dispatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.inner, f)
+    }
+}
+
+impl fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dispatcher({})", self.inner)
+    }
+}

@@ -1,0 +1,300 @@
+//! Errors: [`JobError`], how a coroutine or job ended badly, and [`DispatchError`], why a
+//! dispatcher refused a runnable.
+//!
+//! # Invariants
+//!
+//! * A `JobError` is cheap to clone (one reference count) and clones compare equal by identity
+//!   ([`JobError::same_as`]): the same failure travelling up the Job tree is the same object at
+//!   every level, never wrapped per level (kotlinx rule R5).
+//! * `Cancelled` errors never carry `suppressed` entries and are never suppressed entries.
+//! * The suppressed list of a failure is written once, when the first job whose root cause it is
+//!   reaches its final state; later levels read it and do not add to it.
+
+use std::any::Any;
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// Why a dispatcher could not accept a runnable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DispatchError {
+    /// The executor behind the dispatcher was closed or shut down.
+    #[error("{dispatcher} was closed and cannot run new work")]
+    Closed {
+        /// The dispatcher's name.
+        dispatcher: String,
+    },
+    /// `Dispatchers::main()` was used while no main loop runs.
+    #[error("Dispatchers.Main is not running: start it with run_main_loop before dispatching to it")]
+    NoMainLoop,
+    /// Any other refusal, with the dispatcher's explanation.
+    #[error("{dispatcher} rejected the work: {reason}")]
+    Rejected {
+        /// The dispatcher's name.
+        dispatcher: String,
+        /// Why it refused.
+        reason: String,
+    },
+}
+
+/// How a job ended other than by completing normally: cancelled (a timeout included) or failed
+/// (a panic, an `Err` returned by a `try_launch` body, a dispatcher that refused it).
+///
+/// # Examples
+///
+/// ```
+/// use corral_core::JobError;
+///
+/// let err = JobError::cancelled("Job was cancelled");
+/// assert!(err.is_cancelled() && !err.is_failure() && !err.is_timeout());
+/// let failure = JobError::from_panic(Box::new("boom"));
+/// assert!(failure.is_failure());
+/// assert!(failure.to_string().contains("boom"));
+/// ```
+#[derive(Clone)]
+pub enum JobError {
+    /// The job was cancelled (Kotlin `CancellationException`).
+    Cancelled(Cancellation),
+    /// The job failed (Kotlin: any other exception).
+    Failed(Failure),
+}
+
+/// The details of a cancellation. Cheap to clone; see [`JobError`].
+#[derive(Clone)]
+pub struct Cancellation {
+    inner: Arc<CancellationInner>,
+}
+
+struct CancellationInner {
+    message: String,
+    cause: Option<JobError>,
+    timeout: bool,
+}
+
+/// The details of a failure. Cheap to clone; see [`JobError`].
+#[derive(Clone)]
+pub struct Failure {
+    inner: Arc<FailureInner>,
+}
+
+struct FailureInner {
+    message: String,
+    source: Option<Arc<dyn StdError + Send + Sync>>,
+    suppressed: OnceLock<Box<[JobError]>>,
+}
+
+impl JobError {
+    /// A cancellation with a message and no cause (Kotlin `CancellationException(message)`).
+    pub fn cancelled(message: impl Into<String>) -> JobError {
+        JobError::Cancelled(Cancellation {
+            inner: Arc::new(CancellationInner {
+                message: message.into(),
+                cause: None,
+                timeout: false,
+            }),
+        })
+    }
+
+    /// A cancellation caused by another error (a parent that failed, a sibling's failure).
+    pub fn cancelled_by(message: impl Into<String>, cause: JobError) -> JobError {
+        JobError::Cancelled(Cancellation {
+            inner: Arc::new(CancellationInner {
+                message: message.into(),
+                cause: Some(cause),
+                timeout: false,
+            }),
+        })
+    }
+
+    /// The cancellation of a timeout: `"Timed out waiting for N ms"`, prefixed by
+    /// `Coroutine "name"` when the coroutine has a name (kotlinx's message).
+    pub fn timeout(duration: Duration, coroutine_name: Option<&str>) -> JobError {
+        let millis = duration.as_millis();
+        let message = match coroutine_name {
+            Some(name) => format!("Coroutine \"{name}\" timed out waiting for {millis} ms"),
+            None => format!("Timed out waiting for {millis} ms"),
+        };
+        JobError::timeout_with_message(message)
+    }
+
+    /// A timeout cancellation with a custom message (`"Timed out immediately"`).
+    pub fn timeout_with_message(message: impl Into<String>) -> JobError {
+        JobError::Cancelled(Cancellation {
+            inner: Arc::new(CancellationInner {
+                message: message.into(),
+                cause: None,
+                timeout: true,
+            }),
+        })
+    }
+
+    /// A failure from a caught panic payload (`&str` and `String` payloads keep their text).
+    pub fn from_panic(payload: Box<dyn Any + Send>) -> JobError {
+        let message = panic_message(&*payload);
+        JobError::failed(message, None)
+    }
+
+    /// A failure from an error value (an `Err` returned by a `try_launch` body). An error that
+    /// already is a [`JobError`] is returned as it is, so `ensure_active()?` in a fallible body
+    /// cancels rather than fails.
+    pub fn from_error(error: Box<dyn StdError + Send + Sync>) -> JobError {
+        match error.downcast::<JobError>() {
+            Ok(job_error) => *job_error,
+            Err(error) => {
+                let message = error.to_string();
+                JobError::failed(message, Some(Arc::from(error)))
+            }
+        }
+    }
+
+    /// A failure with a plain message.
+    pub fn failure(message: impl Into<String>) -> JobError {
+        JobError::failed(message.into(), None)
+    }
+
+    fn failed(message: String, source: Option<Arc<dyn StdError + Send + Sync>>) -> JobError {
+        JobError::Failed(Failure {
+            inner: Arc::new(FailureInner {
+                message,
+                source,
+                suppressed: OnceLock::new(),
+            }),
+        })
+    }
+
+    /// `true` for cancellations, timeouts included.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, JobError::Cancelled(_))
+    }
+
+    /// `true` for the cancellation of a timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, JobError::Cancelled(c) if c.inner.timeout)
+    }
+
+    /// `true` for a panic, an `Err` returned by a fallible body, or a rejected dispatch.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, JobError::Failed(_))
+    }
+
+    /// Later failures of siblings attached to this one (the first failure wins). Always empty
+    /// for cancellations.
+    pub fn suppressed(&self) -> &[JobError] {
+        match self {
+            JobError::Cancelled(_) => &[],
+            JobError::Failed(f) => f.inner.suppressed.get().map(|s| &s[..]).unwrap_or(&[]),
+        }
+    }
+
+    /// The error that caused a cancellation (a failure up or down the tree), if any.
+    pub fn cause(&self) -> Option<&JobError> {
+        match self {
+            JobError::Cancelled(c) => c.inner.cause.as_ref(),
+            JobError::Failed(_) => None,
+        }
+    }
+
+    /// The failure at the root of this error: itself for a failure, the cause chain's first
+    /// failure for a cancellation caused by one.
+    pub fn root_failure(&self) -> Option<&JobError> {
+        match self {
+            JobError::Failed(_) => Some(self),
+            JobError::Cancelled(c) => c.inner.cause.as_ref().and_then(JobError::root_failure),
+        }
+    }
+
+    /// The message: the panic text, the error's `Display`, or the cancellation message.
+    pub fn message(&self) -> &str {
+        match self {
+            JobError::Cancelled(c) => &c.inner.message,
+            JobError::Failed(f) => &f.inner.message,
+        }
+    }
+
+    /// `true` if both are the same error object (clones of one another).
+    pub fn same_as(&self, other: &JobError) -> bool {
+        match (self, other) {
+            (JobError::Cancelled(a), JobError::Cancelled(b)) => Arc::ptr_eq(&a.inner, &b.inner),
+            (JobError::Failed(a), JobError::Failed(b)) => Arc::ptr_eq(&a.inner, &b.inner),
+            _ => false,
+        }
+    }
+
+    /// Attaches the suppressed failures. Only the first call for a failure has an effect
+    /// (see the module invariants); cancellations ignore it.
+    pub(crate) fn set_suppressed(&self, suppressed: Vec<JobError>) {
+        if let JobError::Failed(f) = self {
+            if !suppressed.is_empty() {
+                let _ = f.inner.suppressed.set(suppressed.into_boxed_slice());
+            }
+        }
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`), or a placeholder for other payloads.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(e) = payload.downcast_ref::<JobError>() {
+        e.to_string()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())?;
+        if let Some(cause) = self.cause() {
+            write!(f, " (caused by: {cause})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = match self {
+            JobError::Cancelled(_) if self.is_timeout() => f.debug_struct("Timeout"),
+            JobError::Cancelled(_) => f.debug_struct("Cancelled"),
+            JobError::Failed(_) => f.debug_struct("Failed"),
+        };
+        d.field("message", &self.message());
+        if let Some(cause) = self.cause() {
+            d.field("cause", cause);
+        }
+        if !self.suppressed().is_empty() {
+            d.field("suppressed", &self.suppressed());
+        }
+        d.finish()
+    }
+}
+
+impl StdError for JobError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            JobError::Cancelled(c) => c.inner.cause.as_ref().map(|e| e as &(dyn StdError + 'static)),
+            JobError::Failed(f) => f
+                .inner
+                .source
+                .as_deref()
+                .map(|e| e as &(dyn StdError + 'static)),
+        }
+    }
+}
+
+impl fmt::Debug for Cancellation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Cancellation { .. }")
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Failure { .. }")
+    }
+}

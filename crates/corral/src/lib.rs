@@ -1,0 +1,1 @@
+//! corral: Kotlin-style structured concurrency for Rust.

@@ -1,0 +1,1 @@
+//! corral-dispatchers: the dispatchers of corral.

@@ -1,0 +1,1 @@
+//! corral-scopes: the scope functions of corral.
