@@ -27,7 +27,9 @@ pub enum DispatchError {
         dispatcher: String,
     },
     /// `Dispatchers::main()` was used while no main loop runs.
-    #[error("Dispatchers.Main is not running: start it with run_main_loop before dispatching to it")]
+    #[error(
+        "Dispatchers.Main is not running: start it with run_main_loop before dispatching to it"
+    )]
     NoMainLoop,
     /// Any other refusal, with the dispatcher's explanation.
     #[error("{dispatcher} rejected the work: {reason}")]
@@ -277,7 +279,11 @@ impl fmt::Debug for JobError {
 impl StdError for JobError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            JobError::Cancelled(c) => c.inner.cause.as_ref().map(|e| e as &(dyn StdError + 'static)),
+            JobError::Cancelled(c) => c
+                .inner
+                .cause
+                .as_ref()
+                .map(|e| e as &(dyn StdError + 'static)),
             JobError::Failed(f) => f
                 .inner
                 .source

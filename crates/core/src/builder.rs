@@ -1,0 +1,122 @@
+//! Coroutine builders: [`launch`], [`try_launch`], [`async_`] with the four [`CoroutineStart`]
+//! modes.
+//!
+//! These are the mechanisms; the user-facing `CoroutineScope::launch` of `corral-scopes` calls
+//! them with the scope's context plus the builder's, after adding the default dispatcher.
+//! Here a context without a dispatcher resumes its coroutine in place (through the
+//! trampoline), which is what a Kotlin coroutine without a `ContinuationInterceptor` does.
+//!
+//! # Creation protocol
+//!
+//! 1. The task is allocated (one allocation) with its initial state word: idle for Default and
+//!    Lazy, `ATOMIC_START` for Atomic, `RUNNING` for Undispatched (so nothing can dispatch it
+//!    before its inline first poll).
+//! 2. It is attached to its parent, the context's job (a `NonCancellable` job element or none
+//!    makes a root). A cancelling parent cancels it right away; a final parent refuses it and
+//!    cancels it.
+//! 3. It is started: Default and Atomic are woken (dispatched, or run in place); Lazy waits for
+//!    `start`/`join`/`await`; Undispatched is polled inline now, until its first suspension,
+//!    even if it was cancelled in step 2.
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::context::Context;
+use crate::deferred::Deferred;
+use crate::job::attach;
+use crate::job::core::JobKind;
+use crate::job::Job;
+use crate::task::state::{ATOMIC_START, RUNNING};
+use crate::task::{AsyncBody, Body, LaunchBody, Task, TryLaunchBody};
+
+/// When a new coroutine starts (Kotlin `CoroutineStart`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum CoroutineStart {
+    /// Dispatched now; if cancelled before it first runs, its body never runs.
+    #[default]
+    Default,
+    /// Not started until `start()`, `join()` or awaiting its `Deferred`; cancelled while
+    /// New, it completes at once and its body never runs.
+    Lazy,
+    /// Dispatched now; runs until its first suspension even if cancelled before it started.
+    Atomic,
+    /// Polled at once on the calling thread until its first suspension (not cancellable before
+    /// that); later resumes use its dispatcher.
+    Undispatched,
+}
+
+/// Starts a coroutine running `block` (Kotlin `launch`). `context` is the complete context:
+/// its job element is the parent, its dispatcher runs the coroutine (none: in place).
+pub fn launch<F, Fut>(context: Context, start: CoroutineStart, block: F) -> Job
+where
+    F: FnOnce(Context) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    spawn(context, start, JobKind::Launch, LaunchBody(block)).job()
+}
+
+/// [`launch`] for a fallible body: an `Err` fails the job exactly like a panic does (a
+/// cancellation `JobError`, as returned by `ensure_active()?`, cancels it instead).
+pub fn try_launch<F, Fut, E>(context: Context, start: CoroutineStart, block: F) -> Job
+where
+    F: FnOnce(Context) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<Box<dyn StdError + Send + Sync>> + Send + 'static,
+{
+    spawn(
+        context,
+        start,
+        JobKind::Launch,
+        TryLaunchBody(block, PhantomData),
+    )
+    .job()
+}
+
+/// Starts a coroutine computing a value (Kotlin `async`). Its failure is kept for the
+/// [`Deferred`] and never reported to an exception handler (it still fails its parent).
+pub fn async_<F, Fut, T>(context: Context, start: CoroutineStart, block: F) -> Deferred<T>
+where
+    F: FnOnce(Context) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let task = spawn(context, start, JobKind::Async, AsyncBody(block));
+    Deferred::new(task.job(), task)
+}
+
+/// Starts a *scoped* coroutine: like [`async_`], but its failure is returned through the
+/// `Deferred` only and never sent to the parent job (the caller rethrows it). This is what
+/// `with_context` on another dispatcher runs its block in.
+pub fn async_scoped<F, Fut, T>(context: Context, start: CoroutineStart, block: F) -> Deferred<T>
+where
+    F: FnOnce(Context) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let task = spawn(context, start, JobKind::Scoped, AsyncBody(block));
+    Deferred::new(task.job(), task)
+}
+
+fn spawn<B: Body>(context: Context, start: CoroutineStart, kind: JobKind, body: B) -> Arc<Task<B>> {
+    let parent = context.job().cloned();
+    let (lazy, initial) = match start {
+        CoroutineStart::Default => (false, 0),
+        CoroutineStart::Lazy => (true, 0),
+        CoroutineStart::Atomic => (false, ATOMIC_START),
+        CoroutineStart::Undispatched => (false, RUNNING),
+    };
+    let task = Task::new(context, kind, lazy, initial, body);
+    let job = task.job();
+    tracing::trace!(coroutine = job.id(), ?start, ?kind, "coroutine created");
+    if let Some(parent) = &parent {
+        attach(&job, parent);
+    }
+    match start {
+        CoroutineStart::Default | CoroutineStart::Atomic => task.wake_task(),
+        CoroutineStart::Lazy => {}
+        CoroutineStart::Undispatched => task.clone().run_inline_first(),
+    }
+    task
+}

@@ -1,0 +1,118 @@
+//! [`with_cleanup`]: awaitable cleanup after a body, also when the coroutine is cancelled
+//! (Kotlin `try { body } finally { withContext(NonCancellable) { cleanup } }`).
+//!
+//! While the body runs, a *watch* shield keeps the enclosing frame from dropping this future
+//! at a suspension; instead, after each `Pending` of the body, `with_cleanup` checks whether
+//! the frame is cancelled (and nothing inside the body shields it) and then drops the body
+//! itself. The cleanup then runs under a *hard* shield, so nothing can drop it; when it is
+//! done the shields are gone and, if the body was dropped, the future stays pending: the frame
+//! drops it at that suspension and the coroutine ends cancelled. See [`crate::current`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use pin_project_lite::pin_project;
+
+use crate::current::{self, ShieldGuard, ShieldKind};
+
+/// Runs `body`, then `cleanup` to completion, also when the coroutine is cancelled while
+/// `body` is suspended (then `body` is dropped first and the coroutine stays cancelled
+/// afterwards). `cleanup` may suspend; it is not cancelled.
+///
+/// Outside a coroutine there is no cancellation: it is `body` then `cleanup`.
+///
+/// # Examples
+///
+/// ```
+/// # async fn example() {
+/// use corral_core::with_cleanup;
+///
+/// let value = with_cleanup(async { 42 }, async { println!("cleaned up") }).await;
+/// assert_eq!(value, 42);
+/// # }
+/// ```
+pub fn with_cleanup<B, C>(body: B, cleanup: C) -> WithCleanup<B, C>
+where
+    B: Future,
+    C: Future<Output = ()>,
+{
+    WithCleanup {
+        body: Some(body),
+        cleanup: Some(cleanup),
+        output: None,
+        watch: None,
+        hard: None,
+        started: false,
+        cleaning: false,
+    }
+}
+
+pin_project! {
+    /// Future of [`with_cleanup`].
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct WithCleanup<B: Future, C> {
+        #[pin]
+        body: Option<B>,
+        #[pin]
+        cleanup: Option<C>,
+        output: Option<B::Output>,
+        watch: Option<ShieldGuard>,
+        hard: Option<ShieldGuard>,
+        started: bool,
+        cleaning: bool,
+    }
+}
+
+impl<B, C> Future for WithCleanup<B, C>
+where
+    B: Future,
+    C: Future<Output = ()>,
+{
+    type Output = B::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<B::Output> {
+        let mut this = self.project();
+        if !*this.started {
+            *this.started = true;
+            *this.watch = current::raise_shield(ShieldKind::Watch);
+        }
+        if !*this.cleaning {
+            let body = this
+                .body
+                .as_mut()
+                .as_pin_mut()
+                .expect("body present until cleanup");
+            match body.poll(cx) {
+                Poll::Ready(output) => *this.output = Some(output),
+                Poll::Pending => {
+                    let cancelled = this
+                        .watch
+                        .as_ref()
+                        .is_some_and(ShieldGuard::watched_frame_cancelled);
+                    if !cancelled {
+                        return Poll::Pending;
+                    }
+                }
+            }
+            // The body ended, or must be dropped: switch to the cleanup, shielded.
+            *this.hard = current::raise_shield(ShieldKind::Hard);
+            *this.watch = None;
+            this.body.set(None);
+            *this.cleaning = true;
+        }
+        if let Some(cleanup) = this.cleanup.as_mut().as_pin_mut() {
+            if cleanup.poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.cleanup.set(None);
+            *this.hard = None;
+        }
+        match this.output.take() {
+            Some(output) => Poll::Ready(output),
+            // The body was dropped by cancellation: stay pending so the frame drops us now that
+            // the shields are down.
+            None => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! [`Context`]: the elements a coroutine runs with (Kotlin `CoroutineContext`).
+//!
+//! A context holds at most one element per key: a [`Dispatcher`], a job element (a [`Job`] or
+//! [`NonCancellable`]), a [`CoroutineName`] and a [`CoroutineExceptionHandler`]. Elements and
+//! contexts add with `+`, the right side winning per key, as in Kotlin.
+//!
+//! # Examples
+//!
+//! ```
+//! use corral_core::{Context, CoroutineName, Job};
+//!
+//! let job = Job::new();
+//! let context = Context::new() + job.clone() + CoroutineName::new("upload");
+//! assert_eq!(context.name(), Some("upload"));
+//! assert!(context.job() == Some(&job));
+//! let renamed = context.clone() + CoroutineName::new("download");
+//! assert_eq!(renamed.name(), Some("download"));
+//! ```
+
+use std::fmt;
+use std::ops::Add;
+use std::sync::Arc;
+
+use crate::dispatcher::Dispatcher;
+use crate::error::JobError;
+use crate::job::Job;
+
+/// The elements a coroutine runs with; see the module docs.
+#[derive(Clone, Default)]
+pub struct Context {
+    dispatcher: Option<Dispatcher>,
+    job: Option<JobElement>,
+    name: Option<CoroutineName>,
+    handler: Option<CoroutineExceptionHandler>,
+}
+
+/// The job element of a context: a parent job, or `NonCancellable` (no parent, never
+/// cancelled from outside).
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobElement {
+    /// Coroutines created with this context are children of this job.
+    Job(Job),
+    /// Coroutines created with this context are roots; `with_context(NonCancellable, ..)` runs
+    /// its block without being cancelled by the caller.
+    NonCancellable,
+}
+
+impl Context {
+    /// An empty context.
+    pub fn new() -> Context {
+        Context::default()
+    }
+
+    /// The dispatcher, if the context names one.
+    pub fn dispatcher(&self) -> Option<&Dispatcher> {
+        self.dispatcher.as_ref()
+    }
+
+    /// The job, if the context names one (not `NonCancellable`).
+    pub fn job(&self) -> Option<&Job> {
+        match &self.job {
+            Some(JobElement::Job(job)) => Some(job),
+            _ => None,
+        }
+    }
+
+    /// The job element, `NonCancellable` included.
+    pub fn job_element(&self) -> Option<&JobElement> {
+        self.job.as_ref()
+    }
+
+    /// `true` if the job element is `NonCancellable`.
+    pub fn is_non_cancellable(&self) -> bool {
+        matches!(self.job, Some(JobElement::NonCancellable))
+    }
+
+    /// The coroutine name, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_ref().map(CoroutineName::as_str)
+    }
+
+    /// The exception handler, if any.
+    pub fn exception_handler(&self) -> Option<&CoroutineExceptionHandler> {
+        self.handler.as_ref()
+    }
+
+    /// `true` if the context's job is active, or it has no job (Kotlin `CoroutineContext.isActive`).
+    pub fn is_active(&self) -> bool {
+        self.job().is_none_or(Job::is_active)
+    }
+
+    /// `Ok` if [`is_active`](Context::is_active), else the job's cancellation cause.
+    pub fn ensure_active(&self) -> Result<(), JobError> {
+        match self.job() {
+            Some(job) => job.ensure_active(),
+            None => Ok(()),
+        }
+    }
+
+    /// Replaces the dispatcher.
+    pub fn with_dispatcher(mut self, dispatcher: Dispatcher) -> Context {
+        self.dispatcher = Some(dispatcher);
+        self
+    }
+
+    /// Replaces the job element with `job`.
+    pub fn with_job(mut self, job: Job) -> Context {
+        self.job = Some(JobElement::Job(job));
+        self
+    }
+
+    /// Removes the job element.
+    pub fn without_job(mut self) -> Context {
+        self.job = None;
+        self
+    }
+
+    /// Adds a dispatcher only if the context has none (kotlinx `newCoroutineContext` adds
+    /// `Dispatchers.Default` this way).
+    pub fn or_dispatcher(mut self, dispatcher: impl FnOnce() -> Dispatcher) -> Context {
+        if self.dispatcher.is_none() {
+            self.dispatcher = Some(dispatcher());
+        }
+        self
+    }
+
+    fn merge(mut self, right: Context) -> Context {
+        if right.dispatcher.is_some() {
+            self.dispatcher = right.dispatcher;
+        }
+        if right.job.is_some() {
+            self.job = right.job;
+        }
+        if right.name.is_some() {
+            self.name = right.name;
+        }
+        if right.handler.is_some() {
+            self.handler = right.handler;
+        }
+        self
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        if let Some(d) = &self.dispatcher {
+            list.entry(&format_args!("{d}"));
+        }
+        match &self.job {
+            Some(JobElement::Job(job)) => {
+                list.entry(job);
+            }
+            Some(JobElement::NonCancellable) => {
+                list.entry(&format_args!("NonCancellable"));
+            }
+            None => {}
+        }
+        if let Some(name) = &self.name {
+            list.entry(name);
+        }
+        if self.handler.is_some() {
+            list.entry(&format_args!("CoroutineExceptionHandler"));
+        }
+        list.finish()
+    }
+}
+
+impl<T: Into<Context>> Add<T> for Context {
+    type Output = Context;
+
+    fn add(self, right: T) -> Context {
+        self.merge(right.into())
+    }
+}
+
+/// Implements `Into<Context>` and `element + other` for a context element.
+macro_rules! context_element {
+    ($ty:ty, |$value:ident| $into:expr) => {
+        impl From<$ty> for Context {
+            fn from($value: $ty) -> Context {
+                $into
+            }
+        }
+
+        impl<T: Into<Context>> Add<T> for $ty {
+            type Output = Context;
+
+            fn add(self, right: T) -> Context {
+                Context::from(self) + right
+            }
+        }
+    };
+}
+
+context_element!(Dispatcher, |dispatcher| Context {
+    dispatcher: Some(dispatcher),
+    ..Context::default()
+});
+context_element!(Job, |job| Context {
+    job: Some(JobElement::Job(job)),
+    ..Context::default()
+});
+context_element!(NonCancellable, |_nc| Context {
+    job: Some(JobElement::NonCancellable),
+    ..Context::default()
+});
+context_element!(CoroutineName, |name| Context {
+    name: Some(name),
+    ..Context::default()
+});
+context_element!(CoroutineExceptionHandler, |handler| Context {
+    handler: Some(handler),
+    ..Context::default()
+});
+
+impl From<&Context> for Context {
+    fn from(context: &Context) -> Context {
+        context.clone()
+    }
+}
+
+impl From<()> for Context {
+    fn from((): ()) -> Context {
+        Context::default()
+    }
+}
+
+/// The name of a coroutine, shown in diagnostics and in the default exception handler's line.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct CoroutineName(Arc<str>);
+
+impl CoroutineName {
+    /// A name.
+    pub fn new(name: impl Into<String>) -> CoroutineName {
+        CoroutineName(Arc::from(name.into()))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CoroutineName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CoroutineName({:?})", &*self.0)
+    }
+}
+
+impl fmt::Display for CoroutineName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The context element that makes a block or a coroutine immune to cancellation from outside
+/// (Kotlin `NonCancellable`): `with_context(NonCancellable, ..)` runs to its end even if the
+/// caller is cancelled, and `launch_with(NonCancellable, ..)` creates a root coroutine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NonCancellable;
+
+type HandlerFn = dyn Fn(&Context, &JobError) + Send + Sync;
+
+/// Receives the failures of root `launch` coroutines that no parent handles
+/// (Kotlin `CoroutineExceptionHandler`).
+///
+/// Without one, the default handler writes one line to stderr naming the coroutine.
+#[derive(Clone)]
+pub struct CoroutineExceptionHandler(Arc<HandlerFn>);
+
+impl CoroutineExceptionHandler {
+    /// A handler calling `f` with the failed coroutine's context and its error.
+    pub fn new(
+        f: impl Fn(&Context, &JobError) + Send + Sync + 'static,
+    ) -> CoroutineExceptionHandler {
+        CoroutineExceptionHandler(Arc::new(f))
+    }
+
+    /// Calls the handler.
+    pub fn handle(&self, context: &Context, error: &JobError) {
+        (self.0)(context, error);
+    }
+}
+
+impl fmt::Debug for CoroutineExceptionHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("CoroutineExceptionHandler { .. }")
+    }
+}

@@ -1,0 +1,279 @@
+//! The current coroutine frame of each thread.
+//!
+//! While a coroutine is polled, its task pushes a [`Frame`] naming its job, its context and its
+//! *shield* counter; a scope frame (`coroutine_scope`, `with_context(NonCancellable, ..)`)
+//! polled inside it pushes another one on top. The innermost frame answers `current_job()`,
+//! `is_active()` and the cancellation checks of suspension points.
+//!
+//! # Shield counter
+//!
+//! A frame's body is dropped at a suspension when its job is cancelled **and** no inner
+//! section shields it: `with_context(NonCancellable, ..)` and the cleanup part of
+//! `with_cleanup` raise the shield of the task for as long as they run (across suspensions).
+//! Each frame remembers the shield value at its entry (`shield_base`); it may drop its body
+//! only when the shield is back at that value, so shields inside a frame protect it while
+//! shields outside it do not.
+//!
+//! # Safety of the raw pointers
+//!
+//! Frames live on the stack of the poll that pushed them and are popped (by [`FrameGuard`]'s
+//! drop) before that poll returns, in LIFO order. The pointers inside a frame point at data
+//! that outlives the poll (the task, or the pinned scope future). So every pointer reachable
+//! from `CURRENT` is valid while it is reachable.
+
+use std::cell::Cell;
+use std::ptr;
+
+use crate::context::Context;
+use crate::error::JobError;
+use crate::job::Job;
+use crate::loom::sync::atomic::{AtomicU32, Ordering};
+
+/// One coroutine frame; see the module docs.
+pub(crate) struct Frame {
+    pub(crate) job: *const Job,
+    /// The context of the frame, without its job element (the job is `job`).
+    pub(crate) context: *const Context,
+    pub(crate) shields: *const Shields,
+    pub(crate) hard_base: u32,
+    pub(crate) watch_base: u32,
+    /// Set by `yield_now` in the task that owns this frame (null outside tasks).
+    pub(crate) yield_flag: Option<*const dyn YieldRequest>,
+    prev: Cell<*const Frame>,
+}
+
+/// How `yield_now` tells the running task to re-dispatch itself fairly.
+pub(crate) trait YieldRequest {
+    fn request_yield(&self);
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Frame> = const { Cell::new(ptr::null()) };
+}
+
+impl Frame {
+    pub(crate) fn new(
+        job: &Job,
+        context: &Context,
+        shields: &Shields,
+        yield_flag: Option<*const dyn YieldRequest>,
+    ) -> Frame {
+        Frame {
+            job,
+            context,
+            shields,
+            // Relaxed: the counters are only touched by the thread polling the task.
+            hard_base: shields.hard.load(Ordering::Relaxed),
+            watch_base: shields.watch.load(Ordering::Relaxed),
+            yield_flag,
+            prev: Cell::new(ptr::null()),
+        }
+    }
+
+    /// A frame nested in `self` (a scope function's), with its own job and context.
+    pub(crate) fn nested(&self, job: &Job, context: &Context) -> Frame {
+        // SAFETY: module docs: `shields` outlives `self`, and the nested frame is popped first.
+        Frame::new(job, context, unsafe { &*self.shields }, self.yield_flag)
+    }
+
+    fn job(&self) -> &Job {
+        // SAFETY: module docs: `job` outlives the frame.
+        unsafe { &*self.job }
+    }
+
+    fn shields(&self) -> &Shields {
+        // SAFETY: module docs: `shields` outlives the frame.
+        unsafe { &*self.shields }
+    }
+
+    /// `true` when this frame's body must be dropped at the current suspension: its job is
+    /// cancelled and nothing inside it shields or watches (see the module docs).
+    pub(crate) fn must_drop(&self) -> bool {
+        let shields = self.shields();
+        self.job().is_cancelled()
+            && shields.hard.load(Ordering::Relaxed) == self.hard_base
+            && shields.watch.load(Ordering::Relaxed) == self.watch_base
+    }
+
+    /// `true` when suspension points inside this frame must stay pending so the body is dropped
+    /// (by the frame itself, or by a `with_cleanup` watching it).
+    fn cancellation_requested(&self) -> bool {
+        self.job().is_cancelled() && self.shields().hard.load(Ordering::Relaxed) == self.hard_base
+    }
+}
+
+/// The two counters of a task that protect its frames from being dropped; see the module docs.
+#[derive(Debug, Default)]
+pub(crate) struct Shields {
+    /// Raised by non-cancellable sections: nothing outside them is dropped.
+    hard: AtomicU32,
+    /// Raised by `with_cleanup` bodies: the `with_cleanup` drops its body itself, then runs its
+    /// cleanup under a hard shield.
+    watch: AtomicU32,
+}
+
+impl Shields {
+    pub(crate) const fn new() -> Shields {
+        Shields {
+            hard: AtomicU32::new(0),
+            watch: AtomicU32::new(0),
+        }
+    }
+}
+
+/// Pops the frame it pushed when dropped.
+pub(crate) struct FrameGuard<'a> {
+    frame: &'a Frame,
+}
+
+/// Pushes `frame` as the current frame of this thread until the guard is dropped.
+pub(crate) fn enter(frame: &Frame) -> FrameGuard<'_> {
+    CURRENT.with(|current| {
+        frame.prev.set(current.get());
+        current.set(frame);
+    });
+    FrameGuard { frame }
+}
+
+impl Drop for FrameGuard<'_> {
+    fn drop(&mut self) {
+        CURRENT.with(|current| {
+            debug_assert!(
+                ptr::eq(current.get(), self.frame),
+                "frames popped out of order"
+            );
+            current.set(self.frame.prev.get());
+        });
+    }
+}
+
+/// Runs `f` with the innermost frame, if any.
+pub(crate) fn with_frame<R>(f: impl FnOnce(Option<&Frame>) -> R) -> R {
+    let frame = CURRENT.with(Cell::get);
+    // SAFETY: a non-null `CURRENT` points at a frame whose guard is still alive (module docs).
+    f(unsafe { frame.as_ref() })
+}
+
+/// `true` if the current coroutine frame is cancelled and unshielded: suspension points then
+/// stay pending so the frame drops its body (Kotlin's prompt cancellation).
+pub(crate) fn cancellation_requested() -> bool {
+    with_frame(|frame| frame.is_some_and(Frame::cancellation_requested))
+}
+
+/// Which counter a [`ShieldGuard`] raises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ShieldKind {
+    /// Non-cancellable section.
+    Hard,
+    /// `with_cleanup` body.
+    Watch,
+}
+
+/// Raises a counter of the current task (see the module docs); `None` outside coroutines.
+pub(crate) fn raise_shield(kind: ShieldKind) -> Option<ShieldGuard> {
+    with_frame(|frame| {
+        frame.map(|frame| {
+            let shields = frame.shields();
+            let counter = match kind {
+                ShieldKind::Hard => &shields.hard,
+                ShieldKind::Watch => &shields.watch,
+            };
+            let level = counter.fetch_add(1, Ordering::Relaxed) + 1;
+            ShieldGuard { counter, level }
+        })
+    })
+}
+
+/// Lowers its counter again when dropped.
+pub(crate) struct ShieldGuard {
+    counter: *const AtomicU32,
+    /// The counter's value right after this guard raised it.
+    level: u32,
+}
+
+impl ShieldGuard {
+    /// For a watching guard (`with_cleanup`): `true` when the innermost frame is cancelled,
+    /// not hard-shielded, and no other watcher inside this one is active, so the watcher must
+    /// drop its body now.
+    pub(crate) fn watched_frame_cancelled(&self) -> bool {
+        with_frame(|frame| {
+            frame.is_some_and(|frame| {
+                // SAFETY: see `raise_shield`: the counter outlives the guard.
+                let watch = unsafe { &*self.counter }.load(Ordering::Relaxed);
+                frame.cancellation_requested() && watch == self.level
+            })
+        })
+    }
+}
+
+// SAFETY: the guard is created and dropped by futures owned by one task; the counter it points
+// at lives as long as that task (or pinned scope future). Moving the future between threads (a
+// task resumed on another worker) moves the guard with it, and the counter is atomic.
+unsafe impl Send for ShieldGuard {}
+// SAFETY: `ShieldGuard` has no method that touches the counter through `&self` concurrently
+// with its owner; sharing a `&ShieldGuard` only allows atomic loads.
+unsafe impl Sync for ShieldGuard {}
+
+impl Drop for ShieldGuard {
+    fn drop(&mut self) {
+        // SAFETY: see `raise_shield`: the counter outlives the guard.
+        unsafe { &*self.counter }.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The job of the current coroutine (or of the innermost scope function's frame).
+pub fn current_job() -> Option<Job> {
+    // SAFETY: module docs.
+    with_frame(|frame| frame.map(|frame| unsafe { &*frame.job }.clone()))
+}
+
+/// The context of the current coroutine frame, its job included; `None` outside coroutines.
+pub fn current_context() -> Option<Context> {
+    with_frame(|frame| {
+        frame.map(|frame| {
+            // SAFETY: module docs.
+            let (context, job) = unsafe { (&*frame.context, &*frame.job) };
+            context.clone().with_job(job.clone())
+        })
+    })
+}
+
+/// `true` outside coroutines, else whether the current job is active (Kotlin `isActive`).
+pub fn is_active() -> bool {
+    // SAFETY: module docs.
+    with_frame(|frame| frame.is_none_or(|frame| unsafe { &*frame.job }.is_active()))
+}
+
+/// `Err` with the cancellation cause if the current coroutine is not active.
+pub fn ensure_active() -> Result<(), JobError> {
+    // SAFETY: module docs.
+    with_frame(|frame| frame.map_or(Ok(()), |frame| unsafe { &*frame.job }.ensure_active()))
+}
+
+/// Asks the current task to re-dispatch fairly after this poll (used by `yield_now`).
+/// Returns `false` outside a task.
+pub(crate) fn request_yield() -> bool {
+    with_frame(|frame| match frame {
+        Some(Frame {
+            yield_flag: Some(flag),
+            ..
+        }) => {
+            // SAFETY: module docs: the task outlives the frame.
+            unsafe { &**flag }.request_yield();
+            true
+        }
+        _ => false,
+    })
+}
+
+/// `true` inside a coroutine whose dispatcher runs resumes in place (none, or one that needs
+/// no dispatch); `false` outside coroutines.
+pub(crate) fn current_dispatcher_in_place() -> bool {
+    with_frame(|frame| {
+        frame.is_some_and(|frame| {
+            // SAFETY: module docs.
+            let context = unsafe { &*frame.context };
+            context.dispatcher().is_none_or(|d| !d.is_dispatch_needed())
+        })
+    })
+}

@@ -1,0 +1,93 @@
+//! [`Deferred`]: the handle of an `async_` coroutine, a future of its result.
+
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use crate::current;
+use crate::error::JobError;
+use crate::job::{Job, Join};
+use crate::task::OutputSlot;
+
+/// The result of an `async_` coroutine (Kotlin `Deferred`): a [`Job`] (through `Deref`) and a
+/// future of `Result<T, JobError>`.
+///
+/// Awaiting starts a lazy coroutine, waits for it (children included) and gives its value, or
+/// the error it ended with. Inside a coroutine the await is a cancellation point, also when the
+/// value is already there (prompt cancellation). The value is moved out by the first await;
+/// polling again after that panics, as for any completed future.
+pub struct Deferred<T> {
+    join: Join,
+    job: Job,
+    output: Arc<dyn OutputSlot<T>>,
+    taken: bool,
+}
+
+impl<T> Deferred<T> {
+    pub(crate) fn new(job: Job, output: Arc<dyn OutputSlot<T>>) -> Deferred<T> {
+        Deferred {
+            join: job.join(),
+            job,
+            output,
+            taken: false,
+        }
+    }
+
+    /// The job of the coroutine.
+    pub fn job(&self) -> &Job {
+        &self.job
+    }
+
+    /// The result if the coroutine already finished (moving the value out), else `None`.
+    pub fn try_take(&mut self) -> Option<Result<T, JobError>> {
+        if !self.job.is_completed() {
+            return None;
+        }
+        Some(self.take_result())
+    }
+
+    fn take_result(&mut self) -> Result<T, JobError> {
+        if let Some(error) = self.job.completion_error() {
+            return Err(error);
+        }
+        assert!(!self.taken, "the value of this Deferred was already taken");
+        self.taken = true;
+        // SAFETY: the job is final (checked by the callers with an Acquire load of its state) and
+        // this `Deferred`, which is not `Clone`, is the only owner of the output.
+        let value = unsafe { self.output.take() };
+        Ok(value.expect("an async_ coroutine that completed normally stored its value"))
+    }
+}
+
+impl<T> Deref for Deferred<T> {
+    type Target = Job;
+
+    fn deref(&self) -> &Job {
+        &self.job
+    }
+}
+
+impl<T> Future for Deferred<T> {
+    type Output = Result<T, JobError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<T, JobError>> {
+        let this = self.get_mut();
+        this.job.start();
+        if current::cancellation_requested() {
+            return Poll::Pending;
+        }
+        match this.join.poll_completion(cx) {
+            Poll::Ready(()) => Poll::Ready(this.take_result()),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Deferred<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Deferred").field(&self.job).finish()
+    }
+}

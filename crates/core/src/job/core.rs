@@ -1,0 +1,601 @@
+//! [`JobCore`]: the state machine every job shares, whether it belongs to a coroutine, to a
+//! scope function's frame, or is a plain completable `Job::new()`.
+//!
+//! # States
+//!
+//! ```text
+//!  New ──start──► Active ──body done, children left──► Completing ──last child──► Completed
+//!   │               │                                      │
+//!   └──cancel/fail──┴────────────cancel/fail───────────────┴──► Cancelling ──body dropped,
+//!                                                                 last child──► Cancelled
+//! ```
+//!
+//! The public state is mirrored in an atomic byte ([`JobState`]) so `is_active` and friends
+//! never lock. Every transition happens under the job's mutex, which also guards the children,
+//! the completion entries (handlers and join wakers), the parent link and the collected errors.
+//!
+//! # Rules (kotlinx's, see SEMANTICS.md and the conformance file's section 18)
+//!
+//! 1. A job reaches a final state only when its body is done **and** it has no children left.
+//!    Exactly one caller observes that condition becoming true under the lock
+//!    ([`JobCore::take_finalization`]), so finalization runs once.
+//! 2. Cancellation flows down always: cancelling a job cancels its children (after the lock is
+//!    released, never holding two job locks at once).
+//! 3. A failure (not a cancellation) flows up: the parent's [`JobNode::child_failed`] decides
+//!    whether it handles it (coroutines and scopes do; supervisors do not; plain jobs do if an
+//!    ancestor does) and cancels itself if it is not a supervisor.
+//! 4. The final error is the first failure collected, or else the first cancellation; other
+//!    distinct failures become its `suppressed` list. Cancellations are never suppressed.
+//! 5. A failure the parent does not handle is reported by the job itself
+//!    ([`JobNode::report_unhandled`]) after it reached its final state and before its
+//!    completion entries run.
+//! 6. Completion entries (handlers and join wakers) run in registration order, synchronously
+//!    on the thread that finalizes; then the parent learns that the child is gone.
+//!
+//! # Lock discipline
+//!
+//! No method calls into another job, into a waker, or into user code while holding `inner`.
+//! Work decided under the lock is carried out after it is released.
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::AtomicU64 as StdAtomicU64;
+use std::sync::atomic::Ordering as StdOrdering;
+use std::task::Waker;
+
+use crate::error::JobError;
+use crate::job::Job;
+use crate::loom::sync::atomic::{AtomicU8, Ordering};
+use crate::loom::sync::{lock, Mutex};
+use crate::slab::Slab;
+
+/// The public state of a job (the table of SEMANTICS.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum JobState {
+    /// Created with `CoroutineStart::Lazy` and not started yet.
+    New = 0,
+    /// Running its body.
+    Active = 1,
+    /// Body done, waiting for children. Still `is_active`.
+    Completing = 2,
+    /// Cancelled or failed, waiting for its body to be dropped and its children to finish.
+    Cancelling = 3,
+    /// Final: ended by cancellation or failure.
+    Cancelled = 4,
+    /// Final: ended normally.
+    Completed = 5,
+}
+
+impl JobState {
+    fn from_u8(value: u8) -> JobState {
+        match value {
+            0 => JobState::New,
+            1 => JobState::Active,
+            2 => JobState::Completing,
+            3 => JobState::Cancelling,
+            4 => JobState::Cancelled,
+            _ => JobState::Completed,
+        }
+    }
+
+    /// `is_active` of the table: Active and Completing.
+    pub fn is_active(self) -> bool {
+        matches!(self, JobState::Active | JobState::Completing)
+    }
+
+    /// `is_completed` of the table: the two final states.
+    pub fn is_completed(self) -> bool {
+        matches!(self, JobState::Cancelled | JobState::Completed)
+    }
+
+    /// `is_cancelled` of the table: from the moment cancellation starts.
+    pub fn is_cancelled(self) -> bool {
+        matches!(self, JobState::Cancelling | JobState::Cancelled)
+    }
+}
+
+/// What kind of job this is; decides how it treats its children's failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum JobKind {
+    /// A coroutine started by `launch`: reports unhandled failures to the exception handler.
+    Launch,
+    /// A coroutine started by `async_`: keeps its failure for `await`, never reports it.
+    Async,
+    /// A scope function's frame or a `with_context` coroutine: its failure is returned to the
+    /// caller, never sent up to the caller's job.
+    Scoped,
+    /// `supervisor_scope`: a scoped job whose children fail independently.
+    SupervisorScoped,
+    /// `Job::new()`: completable by hand.
+    Completable,
+    /// `SupervisorJob::new()`: completable, children fail independently.
+    Supervisor,
+}
+
+impl JobKind {
+    fn is_supervisor(self) -> bool {
+        matches!(self, JobKind::Supervisor | JobKind::SupervisorScoped)
+    }
+
+    fn is_scoped(self) -> bool {
+        matches!(self, JobKind::Scoped | JobKind::SupervisorScoped)
+    }
+
+    fn is_completable(self) -> bool {
+        matches!(self, JobKind::Completable | JobKind::Supervisor)
+    }
+}
+
+/// Source of job and coroutine ids (1, 2, 3, ...). A plain std atomic: ids only need to be
+/// unique, so loom need not model it.
+static NEXT_JOB_ID: StdAtomicU64 = StdAtomicU64::new(1);
+
+/// The state machine shared by all jobs; see the module docs.
+pub(crate) struct JobCore {
+    id: u64,
+    kind: JobKind,
+    /// Mirror of `inner.state` for lock-free reads. Written only under `inner`'s lock (Release),
+    /// read anywhere (Acquire, pairs with those stores so a reader that sees a final state also
+    /// sees the final error and the output stored before it).
+    state: AtomicU8,
+    inner: Mutex<JobInner>,
+}
+
+struct JobInner {
+    state: JobState,
+    /// The parent and our key in its children slab; taken when the job completes.
+    parent: Option<(Job, usize)>,
+    children: Slab<Job>,
+    /// Completion entries, each with its registration sequence number.
+    completion: Slab<(u64, CompletionEntry)>,
+    next_sequence: u64,
+    body_done: bool,
+    /// First cancellation seen (used only if no failure arrives).
+    first_cancellation: Option<JobError>,
+    /// Failures in arrival order: the first is the root cause, the rest are suppressed.
+    failures: Vec<JobError>,
+    /// Whether the parent has been told about `failures[0]` (so it is told once).
+    parent_notified: bool,
+    /// Set once the final state is reached.
+    final_error: Option<JobError>,
+}
+
+/// Something to run when the job reaches its final state.
+pub(crate) enum CompletionEntry {
+    /// A user handler from `invoke_on_completion`.
+    Handler(Box<dyn FnOnce(Option<&JobError>) + Send>),
+    /// A waiter (`join`, `await`, a scope frame waiting for its children): woken.
+    Waker(Waker),
+}
+
+/// The work to do after a job reached its final state; produced under the lock by
+/// [`JobCore::take_finalization`] and carried out by [`JobCore::run_finalization`].
+pub(crate) struct Finalization {
+    final_error: Option<JobError>,
+    suppressed: Vec<JobError>,
+    entries: Vec<(u64, CompletionEntry)>,
+    parent: Option<(Job, usize)>,
+}
+
+/// How a body ended, as told to [`JobCore::body_completed`].
+#[derive(Debug)]
+pub(crate) enum BodyOutcome {
+    /// Returned normally (its value, if any, was stored by the caller already).
+    Completed,
+    /// Was dropped because the job was cancelled (or never ran).
+    Dropped,
+    /// Panicked, returned `Err`, or panicked while being dropped.
+    Failed(JobError),
+}
+
+/// What happened when a child was attached.
+pub(crate) enum Attach {
+    /// Attached under this key.
+    Attached(usize),
+    /// Attached under this key, but the parent is cancelling: cancel the child with this error.
+    AttachedCancelled(usize, JobError),
+    /// Not attached because the parent is final: the child must be cancelled with this error.
+    Refused(JobError),
+}
+
+impl JobCore {
+    pub(crate) fn new(kind: JobKind, initial: JobState) -> JobCore {
+        debug_assert!(matches!(initial, JobState::New | JobState::Active));
+        JobCore {
+            id: NEXT_JOB_ID.fetch_add(1, StdOrdering::Relaxed),
+            kind,
+            state: AtomicU8::new(initial as u8),
+            inner: Mutex::new(JobInner {
+                state: initial,
+                parent: None,
+                children: Slab::new(),
+                completion: Slab::new(),
+                next_sequence: 0,
+                body_done: false,
+                first_cancellation: None,
+                failures: Vec::new(),
+                parent_notified: false,
+                final_error: None,
+            }),
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn kind(&self) -> JobKind {
+        self.kind
+    }
+
+    /// The current public state, without locking.
+    pub(crate) fn state(&self) -> JobState {
+        // Acquire: pairs with the Release store in `set_state`.
+        JobState::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    fn set_state(&self, inner: &mut JobInner, state: JobState) {
+        inner.state = state;
+        // Release: pairs with the Acquire load in `state`.
+        self.state.store(state as u8, Ordering::Release);
+    }
+
+    /// The final error, once the job is final (`None` if it completed normally or is not final).
+    pub(crate) fn final_error(&self) -> Option<JobError> {
+        lock(&self.inner).final_error.clone()
+    }
+
+    /// The error a child should be cancelled with when this job is cancelling: the
+    /// cancellation itself, or a cancellation caused by the failure (kotlinx
+    /// `getChildJobCancellationCause`).
+    fn child_cancellation_cause(inner: &JobInner) -> JobError {
+        match inner.failures.first() {
+            Some(failure) => JobError::cancelled_by("Parent job is cancelling", failure.clone()),
+            None => inner
+                .first_cancellation
+                .clone()
+                .unwrap_or_else(|| JobError::cancelled("Parent job is cancelling")),
+        }
+    }
+
+    /// The current cancellation cause (for `ensure_active` and `current error` queries): the
+    /// root failure wrapped in a cancellation, or the first cancellation. `None` when not
+    /// cancelled. A normally completed job reports a plain cancellation ("Job has completed").
+    pub(crate) fn cancellation_cause(&self) -> Option<JobError> {
+        let inner = lock(&self.inner);
+        match inner.state {
+            JobState::Cancelling | JobState::Cancelled => Some(match inner.failures.first() {
+                Some(failure) => JobError::cancelled_by("Job is cancelling", failure.clone()),
+                None => inner
+                    .first_cancellation
+                    .clone()
+                    .unwrap_or_else(|| JobError::cancelled("Job was cancelled")),
+            }),
+            JobState::Completed => Some(JobError::cancelled("Job has completed")),
+            _ => None,
+        }
+    }
+
+    /// Records an error while cancelling. Returns `true` if it is the first failure.
+    fn record(inner: &mut JobInner, error: &JobError) -> bool {
+        if error.is_failure() {
+            if inner.failures.iter().any(|f| f.same_as(error)) {
+                return false;
+            }
+            inner.failures.push(error.clone());
+            inner.failures.len() == 1
+        } else {
+            if inner.first_cancellation.is_none() {
+                inner.first_cancellation = Some(error.clone());
+            }
+            false
+        }
+    }
+
+    /// New → Active. Returns `true` if this call started the job.
+    pub(crate) fn start(&self) -> bool {
+        let mut inner = lock(&self.inner);
+        if inner.state == JobState::New {
+            self.set_state(&mut inner, JobState::Active);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Attaches `child` to this job (rule: a child of a final parent is refused and cancelled;
+    /// a child of a cancelling parent is attached and cancelled).
+    pub(crate) fn attach_child(&self, child: &Job) -> Attach {
+        let mut inner = lock(&self.inner);
+        match inner.state {
+            JobState::Completed | JobState::Cancelled => Attach::Refused(
+                inner
+                    .final_error
+                    .as_ref()
+                    .map(|e| JobError::cancelled_by("Parent job is completed", e.clone()))
+                    .unwrap_or_else(|| JobError::cancelled("Parent job is completed")),
+            ),
+            JobState::Cancelling => {
+                let cause = Self::child_cancellation_cause(&inner);
+                Attach::AttachedCancelled(inner.children.insert(child.clone()), cause)
+            }
+            _ => Attach::Attached(inner.children.insert(child.clone())),
+        }
+    }
+
+    /// Remembers the parent link (called right after a successful attach).
+    pub(crate) fn set_parent(&self, parent: Job, key: usize) {
+        lock(&self.inner).parent = Some((parent, key));
+    }
+
+    /// The parent, while this job is not final.
+    pub(crate) fn parent(&self) -> Option<Job> {
+        lock(&self.inner).parent.as_ref().map(|(p, _)| p.clone())
+    }
+
+    /// A snapshot of the children.
+    pub(crate) fn children(&self) -> Vec<Job> {
+        lock(&self.inner).children.iter().cloned().collect()
+    }
+
+    /// Whether the body is done (returned, failed or dropped).
+    pub(crate) fn is_body_done(&self) -> bool {
+        lock(&self.inner).body_done
+    }
+
+    /// Cancels the job with `error` (a cancellation, or a failure when a child or the body
+    /// failed). `node` is the job's own node (for the hooks) and `this` its handle.
+    pub(crate) fn cancel(&self, this: &Job, error: JobError) {
+        let mut inner = lock(&self.inner);
+        let first_failure;
+        let children: Vec<Job>;
+        let mut body_to_drop = false;
+        match inner.state {
+            JobState::Completed | JobState::Cancelled => return,
+            JobState::Cancelling => {
+                first_failure = Self::record(&mut inner, &error);
+                children = Vec::new();
+            }
+            JobState::New | JobState::Active | JobState::Completing => {
+                let was_new = inner.state == JobState::New;
+                first_failure = Self::record(&mut inner, &error);
+                self.set_state(&mut inner, JobState::Cancelling);
+                if was_new {
+                    // A lazy coroutine cancelled before it started: its body never runs.
+                    inner.body_done = true;
+                }
+                body_to_drop = !inner.body_done;
+                children = inner.children.iter().cloned().collect();
+            }
+        }
+        let cause_for_children = if children.is_empty() {
+            None
+        } else {
+            Some(Self::child_cancellation_cause(&inner))
+        };
+        let notify_parent = first_failure && !inner.parent_notified && !self.kind.is_scoped();
+        if notify_parent {
+            inner.parent_notified = true;
+        }
+        let parent = if notify_parent {
+            inner.parent.as_ref().map(|(p, _)| p.clone())
+        } else {
+            None
+        };
+        let finalization = self.take_finalization(&mut inner);
+        drop(inner);
+
+        if let Some(cause) = cause_for_children {
+            for child in &children {
+                child.cancel_with(cause.clone());
+            }
+        }
+        if let Some(parent) = parent {
+            parent.node().child_failed(&parent, &error);
+        }
+        if body_to_drop {
+            this.node_arc().on_cancelling(this);
+        }
+        if let Some(work) = finalization {
+            self.run_finalization(this, work);
+        }
+    }
+
+    /// A child reports a failure. Returns whether this job handles it (see rule 3).
+    pub(crate) fn child_failed(&self, this: &Job, error: &JobError) -> bool {
+        if !error.is_failure() {
+            return true;
+        }
+        if self.kind.is_supervisor() {
+            return false;
+        }
+        self.cancel(this, error.clone());
+        if self.kind.is_completable() {
+            self.handles_exception()
+        } else {
+            true
+        }
+    }
+
+    /// kotlinx `handlesException`: a plain job handles a failure if some ancestor is a
+    /// coroutine or a scope (which will report or rethrow it).
+    fn handles_exception(&self) -> bool {
+        let mut parent = self.parent();
+        while let Some(job) = parent {
+            if !job.core().kind.is_completable() {
+                return true;
+            }
+            parent = job.core().parent();
+        }
+        false
+    }
+
+    /// The body finished (see [`BodyOutcome`]).
+    pub(crate) fn body_completed(&self, this: &Job, outcome: BodyOutcome) {
+        if let BodyOutcome::Failed(error) = &outcome {
+            self.cancel(this, error.clone());
+        }
+        let mut inner = lock(&self.inner);
+        if inner.body_done {
+            return;
+        }
+        inner.body_done = true;
+        if inner.state == JobState::Active {
+            self.set_state(&mut inner, JobState::Completing);
+        }
+        let finalization = self.take_finalization(&mut inner);
+        drop(inner);
+        if let Some(work) = finalization {
+            self.run_finalization(this, work);
+        }
+    }
+
+    /// `complete()` of a completable job: the "body" of a plain job is done.
+    /// Returns `false` if it was already completing, cancelling or final.
+    pub(crate) fn complete(&self, this: &Job) -> bool {
+        {
+            let inner = lock(&self.inner);
+            if inner.body_done || inner.state != JobState::Active {
+                return false;
+            }
+        }
+        self.body_completed(this, BodyOutcome::Completed);
+        true
+    }
+
+    /// A child reached its final state; forget it.
+    pub(crate) fn child_completed(&self, this: &Job, key: usize) {
+        let mut inner = lock(&self.inner);
+        inner.children.remove(key);
+        let finalization = self.take_finalization(&mut inner);
+        drop(inner);
+        if let Some(work) = finalization {
+            self.run_finalization(this, work);
+        }
+    }
+
+    /// Registers a completion entry, or gives it back if the job is already final.
+    pub(crate) fn register(&self, entry: CompletionEntry) -> Result<usize, CompletionEntry> {
+        let mut inner = lock(&self.inner);
+        if inner.state.is_completed() {
+            return Err(entry);
+        }
+        let sequence = inner.next_sequence;
+        inner.next_sequence += 1;
+        Ok(inner.completion.insert((sequence, entry)))
+    }
+
+    /// Replaces the waker of a registered waiter (re-poll of a join). Returns `false` if the
+    /// entry is gone (the job completed and woke it).
+    pub(crate) fn update_waker(&self, key: usize, waker: &Waker) -> bool {
+        let mut inner = lock(&self.inner);
+        match inner.completion.get_mut(key) {
+            Some((_, CompletionEntry::Waker(old))) => {
+                if !old.will_wake(waker) {
+                    *old = waker.clone();
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes a completion entry (a dropped join, a disposed handler).
+    pub(crate) fn unregister(&self, key: usize) {
+        let removed = lock(&self.inner).completion.remove(key);
+        // Dropped outside the lock: a handler's captures may run arbitrary destructors.
+        drop(removed);
+    }
+
+    /// Decides, under the lock, whether the job reaches its final state now (rule 1). At most
+    /// one caller ever gets `Some`.
+    fn take_finalization(&self, inner: &mut JobInner) -> Option<Finalization> {
+        if !inner.body_done || !inner.children.is_empty() || inner.state.is_completed() {
+            return None;
+        }
+        let (state, final_error, suppressed) = if inner.state == JobState::Cancelling {
+            let mut failures = std::mem::take(&mut inner.failures);
+            if failures.is_empty() {
+                let error = inner
+                    .first_cancellation
+                    .clone()
+                    .unwrap_or_else(|| JobError::cancelled("Job was cancelled"));
+                (JobState::Cancelled, Some(error), Vec::new())
+            } else {
+                let root = failures.remove(0);
+                (JobState::Cancelled, Some(root), failures)
+            }
+        } else {
+            (JobState::Completed, None, Vec::new())
+        };
+        inner.final_error = final_error.clone();
+        self.set_state(inner, state);
+        let mut entries: Vec<(u64, CompletionEntry)> = inner.completion.drain_all().collect();
+        entries.sort_unstable_by_key(|(sequence, _)| *sequence);
+        Some(Finalization {
+            final_error,
+            suppressed,
+            entries,
+            parent: inner.parent.take(),
+        })
+    }
+
+    /// Carries out a [`Finalization`] outside the lock (rules 3, 5 and 6).
+    fn run_finalization(&self, this: &Job, work: Finalization) {
+        let Finalization {
+            final_error,
+            suppressed,
+            entries,
+            parent,
+        } = work;
+        if let Some(error) = &final_error {
+            error.set_suppressed(suppressed);
+            if error.is_failure() {
+                let handled = if self.kind.is_scoped() {
+                    // Scope functions rethrow to their caller instead.
+                    true
+                } else {
+                    match &parent {
+                        Some((parent, _)) => parent.node().child_failed(parent, error),
+                        None => false,
+                    }
+                };
+                if !handled {
+                    this.node().report_unhandled(error);
+                }
+            }
+        }
+        tracing::trace!(job = self.id, state = ?self.state(), "job final");
+        let mut handler_panics = Vec::new();
+        for (_, entry) in entries {
+            match entry {
+                CompletionEntry::Waker(waker) => waker.wake(),
+                CompletionEntry::Handler(handler) => {
+                    let error = final_error.as_ref();
+                    if let Err(payload) =
+                        panic::catch_unwind(AssertUnwindSafe(move || handler(error)))
+                    {
+                        handler_panics.push(payload);
+                    }
+                }
+            }
+        }
+        if let Some((parent, key)) = parent {
+            parent.core().child_completed(&parent, key);
+        }
+        if !handler_panics.is_empty() {
+            this.node().completion_handlers_panicked(handler_panics);
+        }
+    }
+}
+
+impl fmt::Debug for JobCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobCore")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,120 @@
+//! [`Slab`]: a vector with O(1) insert and remove by key, used for a job's children and its
+//! completion entries.
+//!
+//! Keys stay valid until removed; removed slots are reused (a free list threaded through the
+//! vacant slots). Memory grows with the peak number of live entries, never per operation.
+
+use std::mem;
+
+/// O(1) insert/remove storage; see the module docs.
+#[derive(Debug)]
+pub(crate) struct Slab<T> {
+    slots: Vec<Slot<T>>,
+    /// Head of the free list (an index into `slots`), `usize::MAX` when empty.
+    free_head: usize,
+    len: usize,
+}
+
+#[derive(Debug)]
+enum Slot<T> {
+    Occupied(T),
+    Vacant { next_free: usize },
+}
+
+const NO_FREE: usize = usize::MAX;
+
+impl<T> Slab<T> {
+    pub(crate) const fn new() -> Slab<T> {
+        Slab {
+            slots: Vec::new(),
+            free_head: NO_FREE,
+            len: 0,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn insert(&mut self, value: T) -> usize {
+        self.len += 1;
+        if self.free_head == NO_FREE {
+            self.slots.push(Slot::Occupied(value));
+            self.slots.len() - 1
+        } else {
+            let key = self.free_head;
+            let slot = mem::replace(&mut self.slots[key], Slot::Occupied(value));
+            match slot {
+                Slot::Vacant { next_free } => self.free_head = next_free,
+                Slot::Occupied(_) => unreachable!("free list points at an occupied slot"),
+            }
+            key
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: usize) -> Option<T> {
+        let slot = self.slots.get_mut(key)?;
+        if let Slot::Vacant { .. } = slot {
+            return None;
+        }
+        let old = mem::replace(
+            slot,
+            Slot::Vacant {
+                next_free: self.free_head,
+            },
+        );
+        self.free_head = key;
+        self.len -= 1;
+        match old {
+            Slot::Occupied(value) => Some(value),
+            Slot::Vacant { .. } => None,
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self, key: usize) -> Option<&mut T> {
+        match self.slots.get_mut(key) {
+            Some(Slot::Occupied(value)) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.slots.iter().filter_map(|slot| match slot {
+            Slot::Occupied(value) => Some(value),
+            Slot::Vacant { .. } => None,
+        })
+    }
+
+    /// Removes every entry and gives the memory back.
+    pub(crate) fn drain_all(&mut self) -> impl Iterator<Item = T> {
+        self.free_head = NO_FREE;
+        self.len = 0;
+        mem::take(&mut self.slots)
+            .into_iter()
+            .filter_map(|slot| match slot {
+                Slot::Occupied(value) => Some(value),
+                Slot::Vacant { .. } => None,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Slab;
+
+    #[test]
+    fn insert_remove_reuses_keys() {
+        let mut slab = Slab::new();
+        let a = slab.insert("a");
+        let b = slab.insert("b");
+        assert_eq!(slab.iter().count(), 2);
+        assert_eq!(slab.remove(a), Some("a"));
+        assert_eq!(slab.remove(a), None);
+        let c = slab.insert("c");
+        assert_eq!(c, a, "a freed key is reused");
+        assert_eq!(slab.iter().copied().collect::<Vec<_>>(), vec!["c", "b"]);
+        assert_eq!(slab.remove(b), Some("b"));
+        assert_eq!(slab.drain_all().collect::<Vec<_>>(), vec!["c"]);
+        assert!(slab.is_empty());
+    }
+}

@@ -1,0 +1,156 @@
+//! [`TaskState`]: the atomic word that serialises a task's polls and wakes.
+//!
+//! | bit | name | meaning |
+//! | --- | --- | --- |
+//! | 0 | `SCHEDULED` | a run is owed: a [`Runnable`](crate::Runnable) for this task is queued, or, while `RUNNING`, the poll must be repeated (re-dispatched) when it returns. Never set together with `COMPLETE` by a wake. |
+//! | 1 | `RUNNING` | a thread polls (or drops) the future; works as the lock of the task's stage. Never set together with `COMPLETE`. |
+//! | 2 | `COMPLETE` | the future is gone (returned, failed or dropped); never unset. Wakes are ignored. |
+//! | 3 | `YIELD` | the owed run was requested by `yield_now`: re-dispatch fairly (FIFO). |
+//! | 4 | `ATOMIC_START` | `CoroutineStart::Atomic`: the first run polls the body even if the job is cancelled. Cleared by the first run. |
+//!
+//! # Why a wake is never lost and a task never polled twice at once
+//!
+//! A wake sets `SCHEDULED` with one CAS. If the task was idle (neither bit), the waker now owns
+//! the duty to dispatch it and does so. If it was `RUNNING`, the runner clears `RUNNING` with a
+//! CAS that fails if `SCHEDULED` appeared meanwhile, and then re-dispatches: the wake is
+//! honoured after the poll, never concurrently with it. If `SCHEDULED` was already set, a run is
+//! already owed and that run polls after this wake (it starts with a CAS that acquires the
+//! waker's release). So every wake is followed by at least one poll, and only the holder of
+//! `RUNNING` touches the future.
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+
+pub(crate) const SCHEDULED: usize = 0b0_0001;
+pub(crate) const RUNNING: usize = 0b0_0010;
+pub(crate) const COMPLETE: usize = 0b0_0100;
+pub(crate) const YIELD: usize = 0b0_1000;
+pub(crate) const ATOMIC_START: usize = 0b1_0000;
+
+/// See the module docs.
+pub(crate) struct TaskState {
+    word: AtomicUsize,
+}
+
+/// What the caller of [`TaskState::wake`] must do.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum WakeAction {
+    /// Dispatch the task (this caller set `SCHEDULED` on an idle task).
+    Dispatch,
+    /// Nothing: it runs, is already owed a run, or is complete.
+    None,
+}
+
+/// What the runner got from [`TaskState::start_run`].
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum StartRun {
+    /// `RUNNING` is held. `atomic_start` tells whether this is an Atomic first run.
+    Run { atomic_start: bool },
+    /// The task completed already (a late runnable): drop it.
+    Complete,
+}
+
+/// What the runner must do after a poll returned `Pending`, from [`TaskState::end_run`].
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum EndRun {
+    /// Idle until woken.
+    Idle,
+    /// Woken during the poll: dispatch again (`fair` after `yield_now`).
+    Dispatch { fair: bool },
+}
+
+impl TaskState {
+    pub(crate) fn new(initial: usize) -> TaskState {
+        TaskState {
+            word: AtomicUsize::new(initial),
+        }
+    }
+
+    /// Records a wake; see [`WakeAction`].
+    pub(crate) fn wake(&self) -> WakeAction {
+        // Acquire/Release: the Release half publishes the waker's writes (the data it woke us
+        // for) to the runner's Acquire in `start_run` / `end_run`.
+        let mut current = self.word.load(Ordering::Acquire);
+        loop {
+            if current & (COMPLETE | SCHEDULED) != 0 {
+                return WakeAction::None;
+            }
+            let next = current | SCHEDULED;
+            match self.word.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) if current & RUNNING != 0 => return WakeAction::None,
+                Ok(_) => return WakeAction::Dispatch,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Marks the owed run as fair (`yield_now`). Only called by the thread holding `RUNNING`.
+    pub(crate) fn request_yield(&self) {
+        self.word.fetch_or(YIELD, Ordering::Relaxed);
+    }
+
+    /// Claims `RUNNING` for an owed run (clears `SCHEDULED`, `YIELD`, `ATOMIC_START`).
+    pub(crate) fn start_run(&self) -> StartRun {
+        let mut current = self.word.load(Ordering::Acquire);
+        loop {
+            if current & COMPLETE != 0 {
+                return StartRun::Complete;
+            }
+            debug_assert!(current & RUNNING == 0, "task polled concurrently");
+            debug_assert!(current & SCHEDULED != 0, "task run without being scheduled");
+            let next = (current | RUNNING) & !(SCHEDULED | YIELD | ATOMIC_START);
+            // AcqRel: acquires the previous runner's release in `end_run` (the stage it left)
+            // and the wakers' releases.
+            match self.word.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    return StartRun::Run {
+                        atomic_start: current & ATOMIC_START != 0,
+                    }
+                }
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Releases `RUNNING` after a `Pending` poll; see [`EndRun`].
+    pub(crate) fn end_run(&self) -> EndRun {
+        let mut current = self.word.load(Ordering::Acquire);
+        loop {
+            debug_assert!(current & RUNNING != 0);
+            let next = current & !RUNNING;
+            // Release: publishes the stage to the next runner (pairs with `start_run`).
+            match self.word.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) if current & SCHEDULED != 0 => {
+                    return EndRun::Dispatch {
+                        fair: current & YIELD != 0,
+                    }
+                }
+                Ok(_) => return EndRun::Idle,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Marks the future gone (called by the holder of `RUNNING`); wakes are ignored from now on.
+    pub(crate) fn complete(&self) {
+        // Release: pairs with Acquire loads of late wakers and runnables.
+        self.word.store(COMPLETE, Ordering::Release);
+    }
+}

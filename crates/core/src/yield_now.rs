@@ -1,0 +1,54 @@
+//! [`yield_now`]: give other coroutines of the same dispatcher a turn (Kotlin `yield()`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use crate::current;
+use crate::trampoline;
+
+/// Checks for cancellation (a cancelled coroutine is dropped here), then re-dispatches the
+/// coroutine FIFO behind the work already queued on its dispatcher. On an in-place dispatcher
+/// (Unconfined) it only yields to in-place work queued on this thread, and returns at once when
+/// there is none.
+///
+/// # Examples
+///
+/// ```
+/// # async fn example() {
+/// for _ in 0..3 {
+///     corral_core::yield_now().await;
+/// }
+/// # }
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// Future of [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        if current::cancellation_requested() {
+            return Poll::Pending;
+        }
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        let in_place = current::current_dispatcher_in_place();
+        if in_place && !trampoline::has_queued() {
+            return Poll::Ready(());
+        }
+        current::request_yield();
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
