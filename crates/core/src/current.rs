@@ -113,7 +113,7 @@ pub(crate) struct Shields {
 }
 
 impl Shields {
-    pub(crate) const fn new() -> Shields {
+    pub(crate) fn new() -> Shields {
         Shields {
             hard: AtomicU32::new(0),
             watch: AtomicU32::new(0),

@@ -31,6 +31,8 @@ pub mod error;
 mod handler;
 mod job;
 mod loom;
+#[cfg(all(test, corral_loom))]
+mod loom_tests;
 mod runnable;
 mod scope;
 mod slab;

@@ -191,10 +191,10 @@ pub(crate) enum BodyOutcome {
 
 /// What happened when a child was attached.
 pub(crate) enum Attach {
-    /// Attached under this key.
-    Attached(usize),
-    /// Attached under this key, but the parent is cancelling: cancel the child with this error.
-    AttachedCancelled(usize, JobError),
+    /// Attached.
+    Attached,
+    /// Attached, but the parent is cancelling: cancel the child with this error.
+    AttachedCancelled(JobError),
     /// Not attached because the parent is final: the child must be cancelled with this error.
     Refused(JobError),
 }
@@ -304,29 +304,38 @@ impl JobCore {
         }
     }
 
-    /// Attaches `child` to this job (rule: a child of a final parent is refused and cancelled;
-    /// a child of a cancelling parent is attached and cancelled).
-    pub(crate) fn attach_child(&self, child: &Job) -> Attach {
+    /// Attaches `child` to this job (`this`) and records the link in the child (rule: a child
+    /// of a final parent is refused and cancelled; a child of a cancelling parent is attached and
+    /// must be cancelled).
+    ///
+    /// The child's link is written while this job's lock is held, so no cancellation of this job
+    /// can reach the child before the child knows its parent (otherwise the child could complete
+    /// without telling us, and we would wait for it forever). This is the one place where two
+    /// job locks are held at once, always parent then child, and only for a child that nobody
+    /// else can reach yet (it is being created), so no other thread can take them in the
+    /// opposite order.
+    pub(crate) fn attach_child(&self, this: &Job, child: &Job) -> Attach {
         let mut inner = lock(&self.inner);
-        match inner.state {
-            JobState::Completed | JobState::Cancelled => Attach::Refused(
-                inner
-                    .final_error
-                    .as_ref()
-                    .map(|e| JobError::cancelled_by("Parent job is completed", e.clone()))
-                    .unwrap_or_else(|| JobError::cancelled("Parent job is completed")),
-            ),
-            JobState::Cancelling => {
-                let cause = Self::child_cancellation_cause(&inner);
-                Attach::AttachedCancelled(inner.children.insert(child.clone()), cause)
+        let cancel_with = match inner.state {
+            JobState::Completed | JobState::Cancelled => {
+                return Attach::Refused(
+                    inner
+                        .final_error
+                        .as_ref()
+                        .map(|e| JobError::cancelled_by("Parent job is completed", e.clone()))
+                        .unwrap_or_else(|| JobError::cancelled("Parent job is completed")),
+                )
             }
-            _ => Attach::Attached(inner.children.insert(child.clone())),
+            JobState::Cancelling => Some(Self::child_cancellation_cause(&inner)),
+            _ => None,
+        };
+        let key = inner.children.insert(child.clone());
+        lock(&child.core().inner).parent = Some((this.clone(), key));
+        drop(inner);
+        match cancel_with {
+            Some(cause) => Attach::AttachedCancelled(cause),
+            None => Attach::Attached,
         }
-    }
-
-    /// Remembers the parent link (called right after a successful attach).
-    pub(crate) fn set_parent(&self, parent: Job, key: usize) {
-        lock(&self.inner).parent = Some((parent, key));
     }
 
     /// The parent, while this job is not final.

@@ -307,12 +307,8 @@ impl SupervisorJob {
 /// the parent is cancelling or complete.
 pub(crate) fn attach(child: &Job, parent: &Job) {
     use self::core::Attach;
-    match parent.core().attach_child(child) {
-        Attach::Attached(key) => child.core().set_parent(parent.clone(), key),
-        Attach::AttachedCancelled(key, cause) => {
-            child.core().set_parent(parent.clone(), key);
-            child.cancel_with(cause);
-        }
-        Attach::Refused(cause) => child.cancel_with(cause),
+    match parent.core().attach_child(parent, child) {
+        Attach::Attached => {}
+        Attach::AttachedCancelled(cause) | Attach::Refused(cause) => child.cancel_with(cause),
     }
 }

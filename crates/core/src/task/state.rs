@@ -2,7 +2,7 @@
 //!
 //! | bit | name | meaning |
 //! | --- | --- | --- |
-//! | 0 | `SCHEDULED` | a run is owed: a [`Runnable`](crate::Runnable) for this task is queued, or, while `RUNNING`, the poll must be repeated (re-dispatched) when it returns. Never set together with `COMPLETE` by a wake. |
+//! | 0 | `SCHEDULED` | a run is owed: a [`Runnable`](crate::Runnable) for this task is queued, or, while `RUNNING`, the poll must be repeated (re-dispatched) when it returns. A wake may set it on a `COMPLETE` task, where it means nothing. |
 //! | 1 | `RUNNING` | a thread polls (or drops) the future; works as the lock of the task's stage. Never set together with `COMPLETE`. |
 //! | 2 | `COMPLETE` | the future is gone (returned, failed or dropped); never unset. Wakes are ignored. |
 //! | 3 | `YIELD` | the owed run was requested by `yield_now`: re-dispatch fairly (FIFO). |
@@ -10,8 +10,8 @@
 //!
 //! # Why a wake is never lost and a task never polled twice at once
 //!
-//! A wake sets `SCHEDULED` with one CAS. If the task was idle (neither bit), the waker now owns
-//! the duty to dispatch it and does so. If it was `RUNNING`, the runner clears `RUNNING` with a
+//! A wake sets `SCHEDULED` with one `fetch_or`. If the task was idle (no bit set), the waker now
+//! owns the duty to dispatch it and does so. If it was `RUNNING`, the runner clears `RUNNING` with a
 //! CAS that fails if `SCHEDULED` appeared meanwhile, and then re-dispatches: the wake is
 //! honoured after the poll, never concurrently with it. If `SCHEDULED` was already set, a run is
 //! already owed and that run polls after this wake (it starts with a CAS that acquires the
@@ -69,25 +69,17 @@ impl TaskState {
     }
 
     /// Records a wake; see [`WakeAction`].
+    ///
+    /// Always one read-modify-write, even when a run is already owed: its Release half is what
+    /// publishes the waker's writes (the data it woke us for) to the runner's Acquire in
+    /// `start_run` / `end_run`; a plain load would let a runner that already claimed the owed
+    /// run miss them (found by `loom_wake_during_poll_is_not_lost`).
     pub(crate) fn wake(&self) -> WakeAction {
-        // Acquire/Release: the Release half publishes the waker's writes (the data it woke us
-        // for) to the runner's Acquire in `start_run` / `end_run`.
-        let mut current = self.word.load(Ordering::Acquire);
-        loop {
-            if current & (COMPLETE | SCHEDULED) != 0 {
-                return WakeAction::None;
-            }
-            let next = current | SCHEDULED;
-            match self.word.compare_exchange_weak(
-                current,
-                next,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) if current & RUNNING != 0 => return WakeAction::None,
-                Ok(_) => return WakeAction::Dispatch,
-                Err(actual) => current = actual,
-            }
+        let previous = self.word.fetch_or(SCHEDULED, Ordering::AcqRel);
+        if previous & (COMPLETE | SCHEDULED | RUNNING) == 0 {
+            WakeAction::Dispatch
+        } else {
+            WakeAction::None
         }
     }
 
@@ -103,7 +95,10 @@ impl TaskState {
             if current & COMPLETE != 0 {
                 return StartRun::Complete;
             }
-            debug_assert!(current & RUNNING == 0, "task polled concurrently");
+            debug_assert!(
+                current & RUNNING == 0,
+                "task polled concurrently (state {current:#b})"
+            );
             debug_assert!(current & SCHEDULED != 0, "task run without being scheduled");
             let next = (current | RUNNING) & !(SCHEDULED | YIELD | ATOMIC_START);
             // AcqRel: acquires the previous runner's release in `end_run` (the stage it left)
@@ -150,7 +145,8 @@ impl TaskState {
 
     /// Marks the future gone (called by the holder of `RUNNING`); wakes are ignored from now on.
     pub(crate) fn complete(&self) {
-        // Release: pairs with Acquire loads of late wakers and runnables.
-        self.word.store(COMPLETE, Ordering::Release);
+        // An RMW, not a store: it must be ordered after any concurrent wake's `fetch_or` in the
+        // word's modification order. Release pairs with Acquire loads of late runnables.
+        self.word.swap(COMPLETE, Ordering::AcqRel);
     }
 }

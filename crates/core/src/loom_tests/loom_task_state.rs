@@ -1,0 +1,86 @@
+//! Loom models of the task state word ([`crate::task::state`]): a wake during a poll is never
+//! lost nor run concurrently, and nothing is dispatched after completion.
+
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+
+use crate::task::state::{EndRun, StartRun, TaskState, WakeAction, SCHEDULED};
+
+/// A wake racing a poll: either the poll saw the waker's data, or the wake made another run
+/// owed (by dispatching itself, or by making the runner re-dispatch).
+#[test]
+fn loom_wake_during_poll_is_not_lost() {
+    loom::model(|| {
+        let state = Arc::new(TaskState::new(SCHEDULED));
+        let data = Arc::new(AtomicUsize::new(0));
+
+        let waker = {
+            let (state, data) = (state.clone(), data.clone());
+            thread::spawn(move || {
+                data.store(1, Ordering::Relaxed);
+                state.wake() == WakeAction::Dispatch
+            })
+        };
+
+        let StartRun::Run { .. } = state.start_run() else {
+            panic!("the first run must start");
+        };
+        let observed = data.load(Ordering::Relaxed);
+        let runner_redispatch = matches!(state.end_run(), EndRun::Dispatch { .. });
+        let waker_dispatch = waker.join().unwrap();
+
+        assert!(
+            !(runner_redispatch && waker_dispatch),
+            "two runs owed for one wake"
+        );
+        if observed == 0 {
+            assert!(
+                runner_redispatch || waker_dispatch,
+                "the wake was lost: the poll did not see it and no run is owed"
+            );
+        }
+        if runner_redispatch || waker_dispatch {
+            // The owed run can start and sees the data.
+            let StartRun::Run { .. } = state.start_run() else {
+                panic!("the owed run must start");
+            };
+            assert_eq!(data.load(Ordering::Relaxed), 1);
+        }
+    });
+}
+
+/// Two wakers racing an idle task: exactly one of them dispatches it.
+#[test]
+fn loom_concurrent_wakes_dispatch_once() {
+    loom::model(|| {
+        let state = Arc::new(TaskState::new(0));
+        let other = {
+            let state = state.clone();
+            thread::spawn(move || state.wake() == WakeAction::Dispatch)
+        };
+        let mine = state.wake() == WakeAction::Dispatch;
+        let theirs = other.join().unwrap();
+        assert!(mine ^ theirs, "exactly one waker dispatches");
+    });
+}
+
+/// A wake racing completion: once the runner completed the task, no wake dispatches it, and
+/// a wake that landed before completion made no second run owed either (the runner holds
+/// RUNNING until it completes).
+#[test]
+fn loom_wake_racing_completion_never_dispatches() {
+    loom::model(|| {
+        let state = Arc::new(TaskState::new(SCHEDULED));
+        let waker = {
+            let state = state.clone();
+            thread::spawn(move || state.wake())
+        };
+        let StartRun::Run { .. } = state.start_run() else {
+            panic!("the first run must start");
+        };
+        state.complete();
+        assert_eq!(waker.join().unwrap(), WakeAction::None);
+        assert_eq!(state.start_run(), StartRun::Complete);
+    });
+}
