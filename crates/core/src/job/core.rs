@@ -44,6 +44,7 @@ use std::sync::atomic::Ordering as StdOrdering;
 use std::task::Waker;
 
 use crate::error::JobError;
+use crate::job::entries::Entries;
 use crate::job::Job;
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
 use crate::loom::sync::{lock, Mutex};
@@ -147,9 +148,8 @@ struct JobInner {
     /// The parent and our key in its children slab; taken when the job completes.
     parent: Option<(Job, usize)>,
     children: Slab<Job>,
-    /// Completion entries, each with its registration sequence number.
-    completion: Slab<(u64, CompletionEntry)>,
-    next_sequence: u64,
+    /// Completion entries in registration order.
+    completion: Entries,
     body_done: bool,
     /// First cancellation seen (used only if no failure arrives).
     first_cancellation: Option<JobError>,
@@ -161,10 +161,13 @@ struct JobInner {
     final_error: Option<JobError>,
 }
 
+/// A user completion handler: called once with the final error (`None` after a normal end).
+pub(crate) type CompletionHandler = Box<dyn FnOnce(Option<&JobError>) + Send>;
+
 /// Something to run when the job reaches its final state.
 pub(crate) enum CompletionEntry {
     /// A user handler from `invoke_on_completion`.
-    Handler(Box<dyn FnOnce(Option<&JobError>) + Send>),
+    Handler(CompletionHandler),
     /// A waiter (`join`, `await`, a scope frame waiting for its children): woken.
     Waker(Waker),
 }
@@ -174,7 +177,7 @@ pub(crate) enum CompletionEntry {
 pub(crate) struct Finalization {
     final_error: Option<JobError>,
     suppressed: Vec<JobError>,
-    entries: Vec<(u64, CompletionEntry)>,
+    entries: Vec<CompletionEntry>,
     parent: Option<(Job, usize)>,
 }
 
@@ -210,8 +213,7 @@ impl JobCore {
                 state: initial,
                 parent: None,
                 children: Slab::new(),
-                completion: Slab::new(),
-                next_sequence: 0,
+                completion: Entries::new(),
                 body_done: false,
                 first_cancellation: None,
                 failures: Vec::new(),
@@ -490,9 +492,7 @@ impl JobCore {
         if inner.state.is_completed() {
             return Err(entry);
         }
-        let sequence = inner.next_sequence;
-        inner.next_sequence += 1;
-        Ok(inner.completion.insert((sequence, entry)))
+        Ok(inner.completion.insert(entry))
     }
 
     /// Replaces the waker of a registered waiter (re-poll of a join). Returns `false` if the
@@ -500,7 +500,7 @@ impl JobCore {
     pub(crate) fn update_waker(&self, key: usize, waker: &Waker) -> bool {
         let mut inner = lock(&self.inner);
         match inner.completion.get_mut(key) {
-            Some((_, CompletionEntry::Waker(old))) => {
+            Some(CompletionEntry::Waker(old)) => {
                 if !old.will_wake(waker) {
                     *old = waker.clone();
                 }
@@ -540,8 +540,7 @@ impl JobCore {
         };
         inner.final_error = final_error.clone();
         self.set_state(inner, state);
-        let mut entries: Vec<(u64, CompletionEntry)> = inner.completion.drain_all().collect();
-        entries.sort_unstable_by_key(|(sequence, _)| *sequence);
+        let entries = inner.completion.drain_in_order();
         Some(Finalization {
             final_error,
             suppressed,
@@ -577,7 +576,7 @@ impl JobCore {
         }
         tracing::trace!(job = self.id, state = ?self.state(), "job final");
         let mut handler_panics = Vec::new();
-        for (_, entry) in entries {
+        for entry in entries {
             match entry {
                 CompletionEntry::Waker(waker) => waker.wake(),
                 CompletionEntry::Handler(handler) => {

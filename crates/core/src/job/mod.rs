@@ -7,6 +7,7 @@
 //! means when the job is cancelled, and who reports an unhandled failure.
 
 pub(crate) mod core;
+mod entries;
 mod join;
 mod standalone;
 

@@ -34,6 +34,7 @@ pub(crate) mod state;
 
 use std::any::Any;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -102,6 +103,28 @@ impl<B: Body> Task<B> {
         Job::from_node(self.clone())
     }
 
+    /// A `Job` handle for the duration of a run, without touching the reference count (two
+    /// atomic operations per poll saved; tokio's `WakerRef` trick). Clones of it are real,
+    /// counted handles.
+    fn borrowed_job(self: &Arc<Self>) -> ManuallyDrop<Job> {
+        let task: *const Task<B> = Arc::as_ptr(self);
+        let node: *const dyn JobNode = task;
+        // SAFETY: `node` is the pointer of a live `Arc<Task<B>>` after an unsized coercion, which
+        // is what `Arc::from_raw` accepts; the `ManuallyDrop` never releases the reference it did
+        // not take, and it is dropped (forgotten) before `self`, which keeps the task alive.
+        ManuallyDrop::new(Job::from_node(unsafe { Arc::from_raw(node) }))
+    }
+
+    /// The waker for a poll, without touching the reference count (see `borrowed_job`).
+    /// Clones made by the future (`cx.waker().clone()`) are real, counted wakers.
+    fn borrowed_waker(self: &Arc<Self>) -> ManuallyDrop<Waker> {
+        let task: *const Task<B> = Arc::as_ptr(self);
+        // SAFETY: `task` is the pointer of a live `Arc<Task<B>>`; the waker built from it is never
+        // dropped (so it never releases the reference it did not take) and lives only for the
+        // poll, during which `self` keeps the task alive.
+        ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(task) }))
+    }
+
     /// Wakes the task (see [`TaskState::wake`]) and dispatches it if this call must.
     pub(crate) fn wake_task(self: &Arc<Self>) {
         if self.state.wake() == WakeAction::Dispatch {
@@ -132,12 +155,13 @@ impl<B: Body> Task<B> {
     }
 
     fn run_holding(self: Arc<Self>, atomic_start: bool) {
-        let job = self.job();
+        let job = self.borrowed_job();
+        let job: &Job = &job;
         let outcome = {
             let yield_flag: *const dyn YieldRequest = &*self as &dyn YieldRequest;
-            let frame = Frame::new(&job, &self.context, &self.shields, Some(yield_flag));
+            let frame = Frame::new(job, &self.context, &self.shields, Some(yield_flag));
             let _guard = current::enter(&frame);
-            self.step(&job, atomic_start, &frame)
+            self.step(job, atomic_start, &frame)
         };
         match outcome {
             Some((outcome, output)) => {
@@ -148,7 +172,7 @@ impl<B: Body> Task<B> {
                     self.output.with_mut(|slot| unsafe { *slot = Some(value) });
                 }
                 self.state.complete();
-                job.core().body_completed(&job, outcome);
+                job.core().body_completed(job, outcome);
             }
             None => match self.state.end_run() {
                 EndRun::Idle => {}
@@ -190,7 +214,7 @@ impl<B: Body> Task<B> {
             // SAFETY: the future lives in the task's allocation and is never moved until it is
             // dropped in place (the stage only changes by dropping it).
             let future = Pin::new_unchecked(future);
-            let waker = Waker::from(self.clone());
+            let waker = self.borrowed_waker();
             let mut cx = TaskContext::from_waker(&waker);
             match panic::catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
                 Ok(Poll::Ready(value)) => {
