@@ -1,1 +1,94 @@
-//! corral: Kotlin-style structured concurrency for Rust.
+//! # corral: Kotlin's structured concurrency for Rust
+//!
+//! corral brings the programming model of kotlinx.coroutines to Rust: coroutines that form a
+//! **tree of Jobs**, four **start modes**, **dispatchers** that share one work-stealing
+//! scheduler, and **scope functions**. `use corral::prelude::*;` gives the whole API.
+//!
+//! ## The model in one page
+//!
+//! **Coroutines and scopes.** A coroutine is a Rust future with a [`Job`]. It is started from a
+//! [`CoroutineScope`] with [`launch`](CoroutineScope::launch) (fire and forget) or
+//! [`async_`](CoroutineScope::async_) (returns a [`Deferred`], a future of its result). Each
+//! builder hands the new coroutine *its own* scope, so children launched from it are its
+//! children.
+//!
+//! ```
+//! use corral::prelude::*;
+//!
+//! let out = run_blocking(|scope| async move {
+//!     scope.launch(|_| async { print!("A") });
+//!     scope.launch(|_| async { print!("B") });
+//!     print!("C");
+//!     let answer = scope.async_(|_| async { 6 * 7 });
+//!     answer.await
+//! });
+//! assert_eq!(out.unwrap().unwrap(), 42); // printed "CAB"
+//! ```
+//!
+//! **Structured concurrency.** A parent completes only after all its children. Cancelling a
+//! job cancels its children, recursively. A child that *fails* (panics, or returns `Err` from a
+//! [`try_launch`](CoroutineScope::try_launch) body) cancels its parent and so its siblings,
+//! unless the parent is a supervisor ([`SupervisorJob`], [`supervisor_scope`]). The first
+//! failure wins; later ones are attached as [`JobError::suppressed`]. A failure that reaches a
+//! root `launch` goes to its [`CoroutineExceptionHandler`], or to stderr.
+//!
+//! **Cancellation is drop.** A cancelled coroutine's future is dropped at its next suspension
+//! (every `.await` that waits), on its own dispatcher, so destructors run as Kotlin's `finally`
+//! blocks do. For cleanup that must suspend, use [`with_cleanup`]; for a section that must not
+//! be interrupted, `with_context(NonCancellable, ..)`. CPU loops check [`is_active`],
+//! [`ensure_active`] or call [`yield_now`].
+//!
+//! **Start modes** ([`CoroutineStart`]): `Default` (dispatched now; never runs if cancelled
+//! first), `Lazy` (waits for `start`, `join` or `.await`), `Atomic` (runs until its first
+//! suspension even if cancelled), `Undispatched` (runs inline in the caller until it suspends).
+//!
+//! **Dispatchers** ([`Dispatchers`]): `default()` for CPU work (as many runners as cores),
+//! `io()` for blocking calls (the same threads, plus up to 64 more while they block),
+//! `limited_parallelism(n)` views of either, `unconfined()` (runs in place), and `main()` (the
+//! loop of [`run_main_loop`]). Worker threads are named `DefaultDispatcher-worker-N`.
+//!
+//! **Scope functions** run a block under a new job and return `Err` instead of failing the
+//! caller: [`coroutine_scope`] and [`supervisor_scope`] run in place and may borrow;
+//! [`with_context`] switches dispatcher (or adds `NonCancellable`, a name, a job);
+//! [`with_timeout`] cancels the block after a duration.
+//!
+//! ## What Rust changes
+//!
+//! Children that run in parallel cannot borrow from their parent, so `launch`, `async_` and
+//! `with_context` take `Send + 'static` blocks; `coroutine_scope` and `supervisor_scope` run in
+//! place and may borrow. A dropped [`Job`] or [`Deferred`] handle never cancels anything: the
+//! tree owns the coroutines. See `docs/kotlin-guide.md` in the repository for the full mapping.
+
+pub use corral_core::{
+    async_, async_scoped, current_context, current_job, ensure_active, is_active, launch, scoped,
+    trampoline, try_launch, with_cleanup, yield_now, CompletionHandle, Context,
+    CoroutineExceptionHandler, CoroutineName, CoroutineStart, Deferred, Dispatch, DispatchError,
+    Dispatcher, Job, JobElement, JobError, JobState, Join, NonCancellable, Runnable, ScopeKind,
+    SupervisorJob, TaskMode,
+};
+pub use corral_dispatchers::{
+    delay, new_fixed_thread_pool_context, new_single_thread_context, Dispatchers, EventLoop,
+    ExecutorDispatcher,
+};
+pub use corral_scheduler::CoroutineScheduler;
+pub use corral_scopes::{
+    coroutine_scope, run_blocking, run_blocking_with, run_main_loop, supervisor_scope,
+    with_context, with_timeout, with_timeout_or_none, CoroutineScope, GlobalScope,
+};
+
+/// Everything a coroutine program needs: `use corral::prelude::*;`.
+pub mod prelude {
+    pub use corral_core::{
+        current_job, ensure_active, is_active, with_cleanup, yield_now, CompletionHandle, Context,
+        CoroutineExceptionHandler, CoroutineName, CoroutineStart, Deferred, Dispatcher, Job,
+        JobError, NonCancellable, SupervisorJob,
+    };
+    pub use corral_dispatchers::{
+        delay, new_fixed_thread_pool_context, new_single_thread_context, Dispatchers,
+        ExecutorDispatcher,
+    };
+    pub use corral_scopes::{
+        coroutine_scope, run_blocking, run_blocking_with, run_main_loop, supervisor_scope,
+        with_context, with_timeout, with_timeout_or_none, CoroutineScope, GlobalScope,
+    };
+}

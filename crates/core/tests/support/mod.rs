@@ -1,7 +1,7 @@
 //! Test fixtures for corral-core's scenario tests: a single-threaded event loop dispatcher
 //! (the `run_blocking` loop of kotlinx's [RB] scenarios, minus timers), a small `Scope`
 //! wrapper so tests read like the scenarios, and the `expect(n)` step recorder.
-#![allow(dead_code, unreachable_pub)] // each test binary uses a different part of the fixtures
+#![allow(dead_code, unused_imports, unreachable_pub)] // each test binary uses a different part of the fixtures
 
 use std::collections::VecDeque;
 use std::fmt;
