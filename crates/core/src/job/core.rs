@@ -297,6 +297,10 @@ impl JobCore {
 
     /// New → Active. Returns `true` if this call started the job.
     pub(crate) fn start(&self) -> bool {
+        // Fast path without the lock: only a New job can start, and nothing returns to New.
+        if self.state() != JobState::New {
+            return false;
+        }
         let mut inner = lock(&self.inner);
         if inner.state == JobState::New {
             self.set_state(&mut inner, JobState::Active);
