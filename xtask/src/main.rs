@@ -1,1 +1,73 @@
-fn main() {}
+//! corral's project tasks, run as `cargo xtask <command>` (the [cargo-xtask] pattern).
+//!
+//! The `xtask` alias lives in `.cargo/config.toml`. CI runs only `cargo xtask verify` (through
+//! `.ci/run`), so every CI check can be reproduced locally with the same command.
+//!
+//! This crate depends on nothing but `std`, so it builds in seconds on a fresh machine; keep it
+//! that way. `main` is one `match` on the subcommand, and each subcommand is a module with a
+//! `run` function.
+//!
+//! [cargo-xtask]: https://github.com/matklad/cargo-xtask
+
+mod bench;
+mod cmd;
+mod demo;
+mod tidy;
+mod verify;
+mod workspace;
+
+use std::process::ExitCode;
+
+/// The error of every task: a message for the person at the terminal.
+pub(crate) type DynError = Box<dyn std::error::Error>;
+
+/// `cargo xtask help`.
+const HELP: &str = "\
+usage: cargo xtask <command> [flags]
+
+commands:
+  demo      the guided tour: runs corral's examples in order, explaining each
+  verify    every check CI runs, in order, stopping at the first failure:
+            fmt, clippy, test, loom, miri, bench smoke
+              --skip-loom, --skip-miri, --skip-bench   skip a step (local iteration only)
+              --long                                   run the test step with CORRAL_STRESS_LONG=1
+  bench     runs the benchmark binary (corral-bench) and prints where its reports are
+              --quick, --filter NAME, and any other flag are passed to the binary
+  tidy      source checks: `//!` headers, SAFETY comments, no dbg!/todo!, no trailing spaces
+  help      this text
+";
+
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn try_main() -> Result<(), DynError> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+    match command.as_deref() {
+        Some("verify") => verify::run(&rest),
+        Some("demo") => no_flags("demo", &rest).and_then(|()| demo::run()),
+        Some("bench") => bench::run(&rest),
+        Some("tidy") => no_flags("tidy", &rest).and_then(|()| tidy::run()),
+        None | Some("help" | "-h" | "--help") => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{HELP}").into()),
+    }
+}
+
+/// Rejects flags given to a command that takes none.
+fn no_flags(command: &str, args: &[String]) -> Result<(), DynError> {
+    match args.first() {
+        None => Ok(()),
+        Some(arg) => Err(format!("`cargo xtask {command}` takes no arguments, got `{arg}`").into()),
+    }
+}

@@ -1,0 +1,129 @@
+//! `cancel_100k`: cancelling 100 000 suspended tasks and waiting until they are gone.
+//!
+//! Setup (untimed): one task spawned from outside spawns [`TASKS`] children **inside a
+//! worker**, each bumping a static counter and awaiting `std::future::pending()`; the bench
+//! thread waits until all are suspended. Timed, on the bench thread:
+//! * corral: the parent's `Job::cancel()`, then `join()` on it (in `run_blocking`) until it
+//!   returns, i.e. until every child is cancelled and complete;
+//! * tokio: `abort()` on each of the 100 000 `JoinHandle`s, then awaiting each (in
+//!   `block_on`);
+//! * async-executor: dropping each `Task` (which cancels it), then waiting until every
+//!   future was dropped (a drop guard in each future counts a latch down).
+
+use std::time::Instant;
+
+use crate::runtimes::Runtime;
+use crate::sync::{Latch, Polled};
+use crate::workloads::{corral_side, Env, Sample, Workload};
+
+/// Suspended children per sample.
+const TASKS: usize = 100_000;
+/// Suspended children per sample with `--quick`.
+const QUICK_TASKS: usize = 10_000;
+
+static POLLED: Polled = Polled::new();
+
+async fn suspended() {
+    POLLED.hit();
+    std::future::pending::<()>().await;
+}
+
+pub(super) fn workload() -> Workload {
+    Workload::new(
+        "cancel_100k",
+        |quick| {
+            let n = if quick { QUICK_TASKS } else { TASKS };
+            format!(
+                "cancel {n} suspended tasks and wait until all are complete; time per cancellation"
+            )
+        },
+        |_| {
+            vec![
+            "corral: `parent.cancel()` then `parent.join()`; tokio: `abort()` each `JoinHandle` then await each; async-executor: drop each `Task`, then wait until every future was dropped".to_owned(),
+        ]
+        },
+        Some(5),
+        &[
+            (Runtime::Corral, corral_side!(corral)),
+            (Runtime::Tokio, Some(tokio)),
+            (Runtime::AsyncExecutor, Some(async_executor)),
+        ],
+    )
+}
+
+#[cfg(feature = "corral")]
+pub(super) fn corral(env: &Env<'_>) -> Sample {
+    let n = env.size(TASKS, QUICK_TASKS);
+    let root = super::CorralRoot::new();
+    POLLED.reset();
+    let parent = root.scope.launch(move |scope| async move {
+        for _ in 0..n {
+            scope.launch(|_| suspended());
+        }
+    });
+    POLLED.wait_for(n);
+    let start = Instant::now();
+    parent.cancel();
+    super::block_on_corral(async move { parent.join().await });
+    let elapsed = start.elapsed();
+    root.finish();
+    Sample::time(elapsed, 1)
+}
+
+fn tokio(env: &Env<'_>) -> Sample {
+    let n = env.size(TASKS, QUICK_TASKS);
+    POLLED.reset();
+    let rt = &env.rts.tokio;
+    let handles = rt
+        .block_on(rt.spawn(async move {
+            (0..n)
+                .map(|_| tokio::spawn(suspended()))
+                .collect::<Vec<_>>()
+        }))
+        .expect("the spawning task failed");
+    POLLED.wait_for(n);
+    let start = Instant::now();
+    for handle in &handles {
+        handle.abort();
+    }
+    rt.block_on(async {
+        for handle in handles {
+            let _ = handle.await;
+        }
+    });
+    Sample::time(start.elapsed(), 1)
+}
+
+/// Counts a latch down when dropped.
+struct DropGuard(std::sync::Arc<Latch>);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.count_down();
+    }
+}
+
+fn async_executor(env: &Env<'_>) -> Sample {
+    let n = env.size(TASKS, QUICK_TASKS);
+    POLLED.reset();
+    let executor = &env.rts.async_executor.executor;
+    let ex = executor.clone();
+    let latch = Latch::new(n);
+    let dropped = latch.clone();
+    let tasks = futures_lite::future::block_on(executor.spawn(async move {
+        (0..n)
+            .map(|_| {
+                let guard = DropGuard(dropped.clone());
+                ex.spawn(async move {
+                    let _guard = guard;
+                    suspended().await;
+                })
+            })
+            .collect::<Vec<_>>()
+    }));
+    POLLED.wait_for(n);
+    let start = Instant::now();
+    drop(tasks);
+    latch.wait();
+    Sample::time(start.elapsed(), 1)
+}

@@ -1,0 +1,83 @@
+//! `spawn_many_remote`: 10 000 spawns **from outside the runtime** (the bench thread, which
+//! is no worker), tokio's `spawn_many_remote_idle` shape.
+//!
+//! One iteration: the bench thread spawns [`SPAWNS`] empty tasks, each counting a shared
+//! latch down, then blocks on the latch. corral launches them from a root
+//! `CoroutineScope::new(Job::new())`, so each is a child of that job.
+
+use std::time::Instant;
+
+use crate::runtimes::Runtime;
+use crate::sync::Latch;
+use crate::workloads::{corral_side, Env, Sample, Workload};
+
+/// Spawns per iteration.
+const SPAWNS: usize = 10_000;
+/// Spawns per iteration with `--quick`.
+const QUICK_SPAWNS: usize = 2_000;
+/// Iterations per sample.
+const ITERATIONS: usize = 10;
+
+pub(super) fn workload() -> Workload {
+    Workload::new(
+        "spawn_many_remote",
+        |quick| {
+            let n = if quick { QUICK_SPAWNS } else { SPAWNS };
+            format!("{n} empty tasks spawned from outside the runtime (bench thread); time per {n} spawns")
+        },
+        |_| Vec::new(),
+        None,
+        &[
+            (Runtime::Corral, corral_side!(corral)),
+            (Runtime::Tokio, Some(tokio)),
+            (Runtime::AsyncExecutor, Some(async_executor)),
+        ],
+    )
+}
+
+#[cfg(feature = "corral")]
+pub(super) fn corral(env: &Env<'_>) -> Sample {
+    let n = env.size(SPAWNS, QUICK_SPAWNS);
+    let root = super::CorralRoot::new();
+    let start = Instant::now();
+    for _ in 0..ITERATIONS {
+        let latch = Latch::new(n);
+        for _ in 0..n {
+            let done = latch.clone();
+            root.scope.launch(move |_| async move { done.count_down() });
+        }
+        latch.wait();
+    }
+    let elapsed = start.elapsed();
+    root.finish();
+    Sample::time(elapsed, ITERATIONS)
+}
+
+fn tokio(env: &Env<'_>) -> Sample {
+    let n = env.size(SPAWNS, QUICK_SPAWNS);
+    let start = Instant::now();
+    for _ in 0..ITERATIONS {
+        let latch = Latch::new(n);
+        for _ in 0..n {
+            let done = latch.clone();
+            env.rts.tokio.spawn(async move { done.count_down() });
+        }
+        latch.wait();
+    }
+    Sample::time(start.elapsed(), ITERATIONS)
+}
+
+fn async_executor(env: &Env<'_>) -> Sample {
+    let n = env.size(SPAWNS, QUICK_SPAWNS);
+    let executor = &env.rts.async_executor.executor;
+    let start = Instant::now();
+    for _ in 0..ITERATIONS {
+        let latch = Latch::new(n);
+        for _ in 0..n {
+            let done = latch.clone();
+            executor.spawn(async move { done.count_down() }).detach();
+        }
+        latch.wait();
+    }
+    Sample::time(start.elapsed(), ITERATIONS)
+}

@@ -1,0 +1,256 @@
+//! The scope functions: [`coroutine_scope`], [`supervisor_scope`], [`with_context`],
+//! [`with_timeout`] (and [`with_timeout_or_none`]).
+//!
+//! All of them create a scoped job under the caller's job, wait for every descendant, and
+//! return `Err` instead of failing the caller (kotlinx rule R7). Entry rules (rule 19.1):
+//! `coroutine_scope`, `supervisor_scope` and `with_timeout` run their block even if the caller
+//! is already cancelled (the scope is born cancelled and returns a cancellation afterwards);
+//! `with_context` checks the combined context first and does not run its block if it is
+//! cancelled.
+//!
+//! Outside any coroutine they still work; the new scope then has no parent.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use corral_core::{
+    async_scoped, current_context, scoped, Context, CoroutineStart, JobError, NonCancellable,
+    ScopeKind,
+};
+use corral_dispatchers::{schedule_timeout, TimeoutHandle};
+use pin_project_lite::pin_project;
+
+use crate::scope::CoroutineScope;
+
+fn caller_context() -> Context {
+    current_context().unwrap_or_default()
+}
+
+/// Runs `block` in place in a new scope whose job is a child of the caller's (Kotlin
+/// `coroutineScope`): returns its value once every coroutine launched in it has completed, or
+/// the first failure (a failing child cancels the scope and its siblings; the caller is not
+/// cancelled). The block may borrow from the caller.
+///
+/// # Examples
+///
+/// ```
+/// use corral_scopes::{coroutine_scope, run_blocking};
+///
+/// let sum = run_blocking(|_| async {
+///     coroutine_scope(|scope| async move {
+///         let a = scope.async_(|_| async { 1 });
+///         let b = scope.async_(|_| async { 2 });
+///         a.await.unwrap() + b.await.unwrap()
+///     })
+///     .await
+/// })
+/// .unwrap();
+/// assert_eq!(sum.unwrap(), 3);
+/// ```
+pub async fn coroutine_scope<F, Fut, T>(block: F) -> Result<T, JobError>
+where
+    F: FnOnce(CoroutineScope) -> Fut,
+    Fut: Future<Output = T>,
+{
+    scoped(caller_context(), ScopeKind::Coroutine, move |ctx| {
+        block(CoroutineScope::from_context(ctx))
+    })
+    .await
+}
+
+/// Like [`coroutine_scope`], but the children fail independently (Kotlin `supervisorScope`):
+/// a failing child goes to its exception handler and cancels nobody. A failure of the block
+/// itself still cancels all children and is returned.
+pub async fn supervisor_scope<F, Fut, T>(block: F) -> Result<T, JobError>
+where
+    F: FnOnce(CoroutineScope) -> Fut,
+    Fut: Future<Output = T>,
+{
+    scoped(caller_context(), ScopeKind::Supervisor, move |ctx| {
+        block(CoroutineScope::from_context(ctx))
+    })
+    .await
+}
+
+/// Runs `block` with the caller's context plus `context` and returns its result (Kotlin
+/// `withContext`).
+///
+/// * If the combined context is cancelled (the caller, or a job named in `context`), returns
+///   the cancellation without running `block`.
+/// * Same dispatcher (or none named): runs in place, no dispatch on entry or exit.
+/// * `NonCancellable`: the block runs to its end even if the caller is cancelled meanwhile.
+/// * Another dispatcher: the block runs there, the caller resumes on its own dispatcher; a
+///   successful result is discarded if the caller was cancelled before it resumed.
+///
+/// Naming a `Job` (e.g. `SupervisorJob::new()`) makes the block's scope a child of that job;
+/// it does **not** make the block a supervisor (kotlinx behaves so too).
+pub async fn with_context<F, Fut, T>(context: impl Into<Context>, block: F) -> Result<T, JobError>
+where
+    F: FnOnce(CoroutineScope) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let caller = caller_context();
+    let combined = caller.clone() + context.into();
+    combined.ensure_active()?;
+    let same_dispatcher = match (caller.dispatcher(), combined.dispatcher()) {
+        (Some(a), Some(b)) => a.same_as(b),
+        (None, None) => true,
+        _ => false,
+    };
+    if same_dispatcher {
+        return scoped(combined, ScopeKind::Coroutine, move |ctx| {
+            block(CoroutineScope::from_context(ctx))
+        })
+        .await;
+    }
+    let dispatched = move |target: Context| async move {
+        async_scoped(target, CoroutineStart::Default, move |ctx| {
+            block(CoroutineScope::from_context(ctx))
+        })
+        .await
+    };
+    if combined.is_non_cancellable() {
+        // Keep the caller from being dropped while the block runs elsewhere: wait inside an
+        // in-place non-cancellable frame on the caller's side.
+        let waiting_side = caller + NonCancellable;
+        scoped(waiting_side, ScopeKind::Coroutine, move |_| {
+            dispatched(combined)
+        })
+        .await
+        .and_then(|result| result)
+    } else {
+        dispatched(combined).await
+    }
+}
+
+/// Runs `block` in place like [`coroutine_scope`], cancelling it (and its children) if it has
+/// not completed after `duration` (Kotlin `withTimeout`). The error then has `is_timeout()`
+/// and kotlinx's message, `"Timed out waiting for N ms"`. A zero duration returns
+/// `"Timed out immediately"` without running the block; `Duration::MAX` never times out.
+///
+/// A block that completes without ever suspending keeps its value even if the timer fired
+/// meanwhile (kotlinx RB-07).
+pub async fn with_timeout<F, Fut, T>(duration: Duration, block: F) -> Result<T, JobError>
+where
+    F: FnOnce(CoroutineScope) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    timed(duration, block).await.0
+}
+
+/// [`with_timeout`] that gives `Ok(None)` when *its own* timeout expires (Kotlin
+/// `withTimeoutOrNull`); other errors, an outer timeout included, are returned as they are.
+pub async fn with_timeout_or_none<F, Fut, T>(
+    duration: Duration,
+    block: F,
+) -> Result<Option<T>, JobError>
+where
+    F: FnOnce(CoroutineScope) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    match timed(duration, block).await {
+        (Ok(value), _) => Ok(Some(value)),
+        (Err(_), true) => Ok(None),
+        (Err(error), false) => Err(error),
+    }
+}
+
+/// The shared body of the timeouts: the result, and whether an `Err` is this call's own
+/// timeout.
+async fn timed<F, Fut, T>(duration: Duration, block: F) -> (Result<T, JobError>, bool)
+where
+    F: FnOnce(CoroutineScope) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    if duration.is_zero() {
+        return (
+            Err(JobError::timeout_with_message("Timed out immediately")),
+            true,
+        );
+    }
+    let caller = caller_context();
+    let name = caller.name().map(str::to_owned);
+    let timer: Arc<Mutex<Option<(TimeoutHandle, JobError)>>> = Arc::default();
+    let undisturbed: Arc<Mutex<Option<T>>> = Arc::default();
+    let result = {
+        let (timer, undisturbed) = (timer.clone(), undisturbed.clone());
+        scoped(caller, ScopeKind::Coroutine, move |ctx| {
+            if duration != Duration::MAX {
+                let job = ctx.job().cloned().expect("a scope has a job");
+                let error = JobError::timeout(duration, name.as_deref());
+                let fire = error.clone();
+                let handle = schedule_timeout(duration, move || job.cancel_with(fire));
+                *timer.lock().unwrap_or_else(PoisonError::into_inner) = Some((handle, error));
+            }
+            FirstPoll {
+                inner: block(CoroutineScope::from_context(ctx)),
+                suspended: false,
+                slot: undisturbed,
+            }
+        })
+        .await
+    };
+    let own_timeout = match timer.lock().unwrap_or_else(PoisonError::into_inner).take() {
+        Some((handle, error)) => {
+            handle.cancel();
+            Some(error)
+        }
+        None => None,
+    };
+    let undisturbed = undisturbed
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    match result {
+        Ok(Some(value)) => (Ok(value), false),
+        Ok(None) => (
+            Ok(undisturbed.expect("a block that never suspended left its value")),
+            false,
+        ),
+        Err(error) => {
+            let ours = own_timeout.is_some_and(|own| own.same_as(&error));
+            match undisturbed {
+                Some(value) if ours => (Ok(value), false),
+                _ => (Err(error), ours),
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// Passes the block's value through as `Some`, except when the block completed on its very
+    /// first poll: then the value goes to `slot` (where a timeout that fired meanwhile cannot
+    /// discard it) and the output is `None`.
+    struct FirstPoll<Fut: Future> {
+        #[pin]
+        inner: Fut,
+        suspended: bool,
+        slot: Arc<Mutex<Option<Fut::Output>>>,
+    }
+}
+
+impl<Fut: Future> Future for FirstPoll<Fut> {
+    type Output = Option<Fut::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.inner.poll(cx) {
+            Poll::Ready(value) if !*this.suspended => {
+                *this.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+                Poll::Ready(None)
+            }
+            Poll::Ready(value) => Poll::Ready(Some(value)),
+            Poll::Pending => {
+                *this.suspended = true;
+                Poll::Pending
+            }
+        }
+    }
+}
