@@ -51,29 +51,51 @@ thread_local! {
     static CURRENT: Cell<*const Frame> = const { Cell::new(ptr::null()) };
 }
 
+/// The shield levels a frame was entered at (see the module docs): its body may be dropped
+/// only when the counters are back at these values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ShieldBases {
+    hard: u32,
+    watch: u32,
+}
+
 impl Frame {
+    /// A frame entered at `bases` (a task's own frame: the default, zero; a scope frame: the
+    /// levels captured once, when the scope was first entered, *not* at each poll, or a
+    /// `with_cleanup` watching across suspensions would look like part of the scope).
     pub(crate) fn new(
         job: &Job,
         context: &Context,
         shields: &Shields,
+        bases: ShieldBases,
         yield_flag: Option<*const dyn YieldRequest>,
     ) -> Frame {
         Frame {
             job,
             context,
             shields,
-            // Relaxed: the counters are only touched by the thread polling the task.
-            hard_base: shields.hard.load(Ordering::Relaxed),
-            watch_base: shields.watch.load(Ordering::Relaxed),
+            hard_base: bases.hard,
+            watch_base: bases.watch,
             yield_flag,
             prev: Cell::new(ptr::null()),
         }
     }
 
     /// A frame nested in `self` (a scope function's), with its own job and context.
-    pub(crate) fn nested(&self, job: &Job, context: &Context) -> Frame {
+    pub(crate) fn nested(&self, job: &Job, context: &Context, bases: ShieldBases) -> Frame {
         // SAFETY: module docs: `shields` outlives `self`, and the nested frame is popped first.
-        Frame::new(job, context, unsafe { &*self.shields }, self.yield_flag)
+        let shields = unsafe { &*self.shields };
+        Frame::new(job, context, shields, bases, self.yield_flag)
+    }
+
+    /// The current shield levels, to enter a nested frame at.
+    pub(crate) fn current_levels(&self) -> ShieldBases {
+        let shields = self.shields();
+        // Relaxed: the counters are only touched by the thread polling the task.
+        ShieldBases {
+            hard: shields.hard.load(Ordering::Relaxed),
+            watch: shields.watch.load(Ordering::Relaxed),
+        }
     }
 
     fn job(&self) -> &Job {

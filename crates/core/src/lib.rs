@@ -48,6 +48,6 @@ pub use deferred::Deferred;
 pub use dispatcher::{Dispatch, Dispatcher, TaskMode};
 pub use error::{DispatchError, JobError};
 pub use job::{CompletionHandle, Job, JobState, Join, SupervisorJob};
-pub use runnable::Runnable;
+pub use runnable::{RunTask, Runnable};
 pub use scope::{scoped, ScopeKind, Scoped};
 pub use yield_now::{yield_now, YieldNow};

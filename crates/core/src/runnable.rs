@@ -18,15 +18,19 @@ use std::sync::Arc;
 
 use crate::error::DispatchError;
 
-/// The behaviour behind a [`Runnable`]. Implemented by coroutine tasks and by closures.
-pub(crate) trait RunTask: Send + Sync + 'static {
+/// The behaviour behind a [`Runnable`]. Implemented by coroutine tasks and by closures, and by
+/// dispatchers that re-dispatch the same piece of work many times (a limited view's worker
+/// loop): wrapping an `Arc` with [`Runnable::from_task`] does not allocate.
+pub trait RunTask: Send + Sync + 'static {
     /// Runs the work once.
     fn run(self: Arc<Self>);
     /// Called instead of `run` when the dispatcher refuses the work (for example because its
     /// executor is closed). Coroutines fail with `error`; closures are dropped.
     fn reject(self: Arc<Self>, error: DispatchError);
-    /// The id of the coroutine behind this runnable, if any (for tracing).
-    fn coroutine_id(&self) -> Option<u64>;
+    /// The id of the coroutine behind this runnable, if any (for tracing). Defaults to `None`.
+    fn coroutine_id(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A unit of work for a dispatcher: run it once with [`run`](Runnable::run).
@@ -53,6 +57,12 @@ pub struct Runnable {
 impl Runnable {
     pub(crate) fn new(task: Arc<dyn RunTask>) -> Runnable {
         Runnable { task }
+    }
+
+    /// Wraps shared work without allocating: each call makes one more runnable for the same
+    /// `task`, run (or rejected) once per runnable.
+    pub fn from_task<T: RunTask>(task: Arc<T>) -> Runnable {
+        Runnable::new(task)
     }
 
     /// Wraps a plain closure (one allocation). Used by executors that also accept closures.

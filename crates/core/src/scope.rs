@@ -30,7 +30,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use pin_project_lite::pin_project;
 
 use crate::context::{Context, JobElement};
-use crate::current::{self, Frame, ShieldGuard, ShieldKind, Shields};
+use crate::current::{self, Frame, ShieldBases, ShieldGuard, ShieldKind, Shields};
 use crate::error::JobError;
 use crate::handler;
 use crate::job::core::{BodyOutcome, JobCore, JobKind, JobState};
@@ -60,6 +60,7 @@ where
         kind,
         job: None,
         own_shields: Shields::new(),
+        bases: ShieldBases::default(),
         hard_shield: None,
         value: None,
         join: None,
@@ -77,6 +78,8 @@ pin_project! {
         job: Option<(Job, Arc<ScopeJob>)>,
         // Used as the frame's counters when the scope is polled outside any coroutine.
         own_shields: Shields,
+        // The shield levels at the first poll: the frame's bases at every poll.
+        bases: ShieldBases,
         hard_shield: Option<ShieldGuard>,
         value: Option<Fut::Output>,
         join: Option<Join>,
@@ -114,6 +117,8 @@ where
         let mut this = self.project();
         if this.job.is_none() {
             let (job, node) = ScopeJob::create(*this.kind, this.context);
+            *this.bases =
+                current::with_frame(|outer| outer.map(Frame::current_levels)).unwrap_or_default();
             if this.context.is_non_cancellable() {
                 *this.hard_shield = current::raise_shield(ShieldKind::Hard);
             }
@@ -125,8 +130,8 @@ where
             let block_context = this.context.clone().without_job();
             let own_shields: &Shields = this.own_shields;
             let frame = current::with_frame(|outer| match outer {
-                Some(outer) => outer.nested(job, &block_context),
-                None => Frame::new(job, &block_context, own_shields, None),
+                Some(outer) => outer.nested(job, &block_context, *this.bases),
+                None => Frame::new(job, &block_context, own_shields, *this.bases, None),
             });
             let result = {
                 let _guard = current::enter(&frame);

@@ -316,13 +316,13 @@ fn cancel_05_cpu_loop_ignores_cancel() {
                     if Instant::now() >= next {
                         say(&l, format!("job: I'm sleeping {i} ..."));
                         i += 1;
-                        next += MS(50);
+                        next += MS(100);
                     }
                     std::hint::spin_loop();
                 }
             },
         );
-        delay(MS(130)).await;
+        delay(MS(250)).await; // between steps 2 (200 ms) and 3 (300 ms), wide margins
         say(&log, "main: I'm tired of waiting!");
         job.cancel_and_join().await;
         say(&log, "main: Now I can quit.");

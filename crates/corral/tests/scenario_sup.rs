@@ -218,19 +218,16 @@ fn sup_09b_handler_on_supervised_child() {
     let log = lines.clone();
     run_blocking(move |_| async move {
         let inner_log = log.clone();
+        let handler = recorder.handler();
         supervisor_scope(|scope| async move {
             let child_log = inner_log.clone();
-            scope.launch_with(
-                recorder.handler(),
-                CoroutineStart::Default,
-                move |_| async move {
-                    child_log
-                        .lock()
-                        .unwrap()
-                        .push("The child throws an exception".into());
-                    panic!("AssertionError");
-                },
-            );
+            scope.launch_with(handler, CoroutineStart::Default, move |_| async move {
+                child_log
+                    .lock()
+                    .unwrap()
+                    .push("The child throws an exception".into());
+                panic!("AssertionError");
+            });
             inner_log
                 .lock()
                 .unwrap()

@@ -151,7 +151,8 @@ fn yield_03_yield_loop_times_out() {
         .await
     })
     .unwrap();
-    assert!(r.map(|()| ()).unwrap_err().is_timeout());
+    let r: Result<(), JobError> = r;
+    assert!(r.unwrap_err().is_timeout());
     let s = Steps::new();
     run_blocking({
         let s = s.clone();

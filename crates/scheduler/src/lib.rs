@@ -1,1 +1,49 @@
-//! corral-scheduler: the work-stealing pool shared by `Dispatchers::default()` and `Dispatchers::io()`.
+//! corral-scheduler: the work-stealing pool shared by `Dispatchers::default()` and
+//! `Dispatchers::io()`, usable on its own as a thread pool.
+//!
+//! # Model
+//!
+//! Threads are separate from **CPU permits** (kotlinx's design): the pool has `core` permits
+//! and a worker runs CPU tasks only while holding one, so at most `core` CPU tasks run at once.
+//! A task submitted as [`TaskMode::ProbablyBlocking`](corral_core::TaskMode) gives its permit
+//! back while it runs, and the pool adds a thread so `core` threads stay free for CPU work;
+//! blocking calls pile up on extra threads (up to `max_pool_size`) without starving CPU work,
+//! and a switch from CPU to blocking work usually stays on the same thread.
+//!
+//! # Parts
+//!
+//! * [`control`](crate::control): threads, blocking tasks and free permits in one atomic word.
+//! * [`local_queue`]: each worker's ring (owner pushes without a CAS, thieves steal half), plus
+//!   the "run next" slot ([`run_next`](crate::run_next)) that gives ping-pong affinity but lets
+//!   thieves rescue a task stuck behind a blocked worker.
+//! * [`GlobalQueue`]: external submissions and overflow; lock-free and it gives memory back.
+//! * [`idle`](crate::idle): the parked-worker stack ([`index_stack`](crate::index_stack)) and the
+//!   searching count, with the rule that makes lost wake-ups impossible.
+//! * [`worker`](crate::worker): where a worker looks for work, and when it parks or retires.
+//!
+//! `docs/architecture.md` in the repository walks a task through these parts. The loom models
+//! live in `src/loom_tests/` (`--cfg corral_loom`), the stress tests in `tests/`.
+
+mod control;
+mod error;
+mod global_queue;
+mod idle;
+mod index_stack;
+pub mod local_queue;
+mod loom;
+#[cfg(all(test, corral_loom))]
+mod loom_tests;
+mod parker;
+mod pool;
+mod run_next;
+mod scheduler;
+mod worker;
+
+pub use control::MAX_POOL_SIZE;
+pub use error::{BuildError, Rejected};
+pub use global_queue::GlobalQueue;
+pub use local_queue::LOCAL_QUEUE_CAPACITY;
+pub use scheduler::{
+    default_core_pool_size, CoroutineScheduler, SchedulerBuilder, SchedulerCounters,
+    ShutdownReport, DEFAULT_EXTRA_THREADS, DEFAULT_KEEP_ALIVE,
+};

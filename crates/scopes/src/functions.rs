@@ -17,8 +17,8 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use corral_core::{
-    async_scoped, current_context, scoped, Context, CoroutineStart, JobError, NonCancellable,
-    ScopeKind,
+    async_scoped, current_context, is_active, scoped, yield_now, Context, CoroutineStart, JobError,
+    NonCancellable, ScopeKind,
 };
 use corral_dispatchers::{schedule_timeout, TimeoutHandle};
 use pin_project_lite::pin_project;
@@ -113,18 +113,21 @@ where
         })
         .await
     };
-    if combined.is_non_cancellable() {
-        // Keep the caller from being dropped while the block runs elsewhere: wait inside an
-        // in-place non-cancellable frame on the caller's side.
-        let waiting_side = caller + NonCancellable;
-        scoped(waiting_side, ScopeKind::Coroutine, move |_| {
-            dispatched(combined)
-        })
-        .await
-        .and_then(|result| result)
-    } else {
-        dispatched(combined).await
+    // The caller waits inside an in-place non-cancellable frame, so a cancellation of the
+    // caller while the block runs elsewhere is not a drop of this future: it flows down to the
+    // block (a child of the caller's job), and the block's outcome comes back. A failure is
+    // delivered as it is, even to a cancelled caller (WCTX-05); a value is not (prompt
+    // cancellation, rule R4): the caller is then dropped at the yield below.
+    let waiting_side = caller + NonCancellable;
+    let result = scoped(waiting_side, ScopeKind::Coroutine, move |_| {
+        dispatched(combined)
+    })
+    .await
+    .and_then(|result| result);
+    if result.is_ok() && !is_active() {
+        yield_now().await;
     }
+    result
 }
 
 /// Runs `block` in place like [`coroutine_scope`], cancelling it (and its children) if it has

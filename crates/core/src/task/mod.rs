@@ -43,7 +43,7 @@ use std::task::{Context as TaskContext, Poll, Wake, Waker};
 pub(crate) use self::body::{AsyncBody, Body, LaunchBody, TryLaunchBody};
 use self::state::{EndRun, StartRun, TaskState, WakeAction};
 use crate::context::Context;
-use crate::current::{self, Frame, Shields, YieldRequest};
+use crate::current::{self, Frame, ShieldBases, Shields, YieldRequest};
 use crate::error::{DispatchError, JobError};
 use crate::handler;
 use crate::job::core::{BodyOutcome, JobCore, JobKind, JobState};
@@ -159,7 +159,13 @@ impl<B: Body> Task<B> {
         let job: &Job = &job;
         let outcome = {
             let yield_flag: *const dyn YieldRequest = &*self as &dyn YieldRequest;
-            let frame = Frame::new(job, &self.context, &self.shields, Some(yield_flag));
+            let frame = Frame::new(
+                job,
+                &self.context,
+                &self.shields,
+                ShieldBases::default(),
+                Some(yield_flag),
+            );
             let _guard = current::enter(&frame);
             self.step(job, atomic_start, &frame)
         };

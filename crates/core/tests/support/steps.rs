@@ -1,7 +1,7 @@
 //! The step recorder and small fixtures of the conformance scenarios, shared by the scenario
 //! tests of corral-core and of the facade (included there with `#[path]`): `expect(n)` /
 //! `finish(n)`, a recording exception handler, a never-completing future and a drop guard.
-#![allow(dead_code)] // each test binary uses a different part of the fixtures
+#![allow(dead_code, unreachable_pub)] // each test binary uses a different part of the fixtures
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,154 @@
+//! The environment configuration of the shared scheduler, read once.
+//!
+//! | variable                 | meaning                                   | default              |
+//! |--------------------------|-------------------------------------------|----------------------|
+//! | `CORRAL_CORE_POOL_SIZE`  | CPU permits of `Dispatchers::default()`   | `max(2, cores)`      |
+//! | `CORRAL_MAX_POOL_SIZE`   | most threads of the shared scheduler      | core + 512           |
+//! | `CORRAL_KEEP_ALIVE_SECS` | idle time before an extra thread retires  | 60                   |
+//! | `CORRAL_IO_PARALLELISM`  | parallelism of `Dispatchers::io()`        | `max(64, cores)`     |
+//!
+//! A malformed value (not a positive integer, or inconsistent with the others) panics at the
+//! first use of a shared dispatcher with a message naming the variable and the value: a typo
+//! in deployment configuration must not silently fall back to a default.
+
+use std::time::Duration;
+
+use corral_scheduler::{default_core_pool_size, DEFAULT_EXTRA_THREADS, MAX_POOL_SIZE};
+
+/// The parallelism of `Dispatchers::io()` at least (kotlinx's `IO_PARALLELISM_PROPERTY`
+/// default, 64).
+pub const DEFAULT_IO_PARALLELISM: usize = 64;
+
+/// The shared scheduler's settings after reading the environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedConfig {
+    /// CPU permits.
+    pub core_pool_size: usize,
+    /// Most threads.
+    pub max_pool_size: usize,
+    /// Keep-alive of threads above the core pool size.
+    pub keep_alive: Duration,
+    /// Parallelism of `Dispatchers::io()`.
+    pub io_parallelism: usize,
+}
+
+impl SharedConfig {
+    /// Reads the configuration through `lookup` (the environment in production, a map in
+    /// tests). Errors name the variable and the offending value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<SharedConfig, String> {
+        let positive = |name: &str| -> Result<Option<usize>, String> {
+            match lookup(name) {
+                None => Ok(None),
+                Some(raw) => match raw.trim().parse::<usize>() {
+                    Ok(0) => Err(format!("{name}={raw:?} is invalid: it must be at least 1")),
+                    Ok(value) => Ok(Some(value)),
+                    Err(_) => Err(format!("{name}={raw:?} is not a positive integer")),
+                },
+            }
+        };
+        let core_pool_size =
+            positive("CORRAL_CORE_POOL_SIZE")?.unwrap_or_else(default_core_pool_size);
+        let max_pool_size = match positive("CORRAL_MAX_POOL_SIZE")? {
+            Some(max) if max < core_pool_size => {
+                return Err(format!(
+                    "CORRAL_MAX_POOL_SIZE=\"{max}\" is invalid: it is below the core pool size {core_pool_size}"
+                ))
+            }
+            Some(max) if max > MAX_POOL_SIZE => {
+                return Err(format!(
+                    "CORRAL_MAX_POOL_SIZE=\"{max}\" is invalid: the limit is {MAX_POOL_SIZE}"
+                ))
+            }
+            Some(max) => max,
+            None => (core_pool_size + DEFAULT_EXTRA_THREADS).min(MAX_POOL_SIZE),
+        };
+        let keep_alive = positive("CORRAL_KEEP_ALIVE_SECS")?
+            .map_or(corral_scheduler::DEFAULT_KEEP_ALIVE, |secs| {
+                Duration::from_secs(secs as u64)
+            });
+        let io_parallelism = positive("CORRAL_IO_PARALLELISM")?
+            .unwrap_or_else(|| DEFAULT_IO_PARALLELISM.max(available_cores()));
+        Ok(SharedConfig {
+            core_pool_size,
+            max_pool_size,
+            keep_alive,
+            io_parallelism,
+        })
+    }
+
+    /// Reads the process environment; panics with the message of
+    /// [`from_lookup`](SharedConfig::from_lookup) on a malformed value.
+    pub fn from_env() -> SharedConfig {
+        SharedConfig::from_lookup(|name| std::env::var(name).ok())
+            .unwrap_or_else(|message| panic!("corral configuration error: {message}"))
+    }
+}
+
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<SharedConfig, String> {
+        SharedConfig::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    #[test]
+    fn defaults_follow_kotlinx() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.core_pool_size, default_core_pool_size());
+        assert_eq!(config.io_parallelism, 64.max(available_cores()));
+        assert_eq!(config.keep_alive, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn values_are_read() {
+        let config = config(&[
+            ("CORRAL_CORE_POOL_SIZE", "3"),
+            ("CORRAL_MAX_POOL_SIZE", "10"),
+            ("CORRAL_KEEP_ALIVE_SECS", "5"),
+            ("CORRAL_IO_PARALLELISM", " 8 "),
+        ])
+        .unwrap();
+        assert_eq!(
+            config,
+            SharedConfig {
+                core_pool_size: 3,
+                max_pool_size: 10,
+                keep_alive: Duration::from_secs(5),
+                io_parallelism: 8
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable_and_value() {
+        let error = config(&[("CORRAL_CORE_POOL_SIZE", "four")]).unwrap_err();
+        assert!(
+            error.contains("CORRAL_CORE_POOL_SIZE") && error.contains("four"),
+            "{error}"
+        );
+        let error = config(&[("CORRAL_IO_PARALLELISM", "0")]).unwrap_err();
+        assert!(
+            error.contains("CORRAL_IO_PARALLELISM") && error.contains("at least 1"),
+            "{error}"
+        );
+        let error = config(&[
+            ("CORRAL_CORE_POOL_SIZE", "4"),
+            ("CORRAL_MAX_POOL_SIZE", "2"),
+        ])
+        .unwrap_err();
+        assert!(
+            error.contains("CORRAL_MAX_POOL_SIZE") && error.contains("below"),
+            "{error}"
+        );
+    }
+}

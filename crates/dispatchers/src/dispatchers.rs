@@ -1,0 +1,130 @@
+//! [`Dispatchers`]: the process-wide dispatchers, created on first use.
+//!
+//! Default and IO share one [`CoroutineScheduler`] named `DefaultDispatcher` (threads
+//! `DefaultDispatcher-worker-N`), configured from the environment ([`crate::config`]):
+//!
+//! * `default()` submits CPU tasks; its parallelism is the core pool size, and its
+//!   `limited_parallelism(n)` views stay within the CPU permits (`n >= core` gives Default).
+//! * `io()` is a [`LimitedDispatcher`] of `max(64, cores)` over the scheduler's *blocking side*
+//!   (tasks that give their CPU permit back while they run). `io().limited_parallelism(n)` is
+//!   a sibling view over the same unbounded side, not a sub-view of IO's 64: views are elastic
+//!   and do not take from each other (kotlinx's rule).
+//! * Because the pool is shared, `with_context(Dispatchers::io(), ..)` from a Default worker
+//!   usually continues on the same thread: the worker gives its permit back instead of
+//!   handing the work to another pool.
+
+use std::sync::OnceLock;
+
+use corral_core::{Dispatcher, TaskMode};
+use corral_scheduler::CoroutineScheduler;
+
+use crate::config::SharedConfig;
+use crate::limited::LimitedDispatcher;
+use crate::main_dispatcher::MainDispatch;
+use crate::scheduler_dispatcher::SchedulerDispatch;
+use crate::unconfined::Unconfined;
+
+/// The name of the shared scheduler (and the prefix of its threads' names).
+pub const DEFAULT_SCHEDULER_NAME: &str = "DefaultDispatcher";
+
+/// The process-wide dispatchers; see the module docs.
+#[derive(Debug)]
+pub struct Dispatchers;
+
+struct Shared {
+    config: SharedConfig,
+    scheduler: CoroutineScheduler,
+    default: Dispatcher,
+    io: Dispatcher,
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let config = SharedConfig::from_env();
+        let scheduler = CoroutineScheduler::builder()
+            .core_pool_size(config.core_pool_size)
+            .max_pool_size(config.max_pool_size)
+            .keep_alive(config.keep_alive)
+            .name(DEFAULT_SCHEDULER_NAME)
+            .build()
+            .unwrap_or_else(|error| panic!("corral: cannot start the shared scheduler: {error}"));
+        let default = Dispatcher::new(SchedulerDispatch::new(
+            scheduler.clone(),
+            TaskMode::NonBlocking,
+            "Dispatchers.Default",
+            Some(config.core_pool_size),
+        ));
+        let blocking = Dispatcher::new(SchedulerDispatch::new(
+            scheduler.clone(),
+            TaskMode::ProbablyBlocking,
+            "Dispatchers.IO",
+            None,
+        ));
+        let io = Dispatcher::new(
+            LimitedDispatcher::new(
+                blocking.clone(),
+                config.io_parallelism,
+                Some("Dispatchers.IO".to_owned()),
+            )
+            .with_views_over(blocking),
+        );
+        Shared {
+            config,
+            scheduler,
+            default,
+            io,
+        }
+    })
+}
+
+fn static_dispatcher(
+    cell: &'static OnceLock<Dispatcher>,
+    make: impl FnOnce() -> Dispatcher,
+) -> Dispatcher {
+    cell.get_or_init(make).clone()
+}
+
+impl Dispatchers {
+    /// CPU work: parallelism = the core pool size (`max(2, cores)` unless configured).
+    #[allow(clippy::should_implement_trait)] // the contract (API.md) names it `default`
+    pub fn default() -> Dispatcher {
+        shared().default.clone()
+    }
+
+    /// Blocking IO: `max(64, cores)` at once (or `CORRAL_IO_PARALLELISM`), on the same threads
+    /// as Default. Its `limited_parallelism(n)` views are elastic siblings, see the module docs.
+    pub fn io() -> Dispatcher {
+        shared().io.clone()
+    }
+
+    /// Runs coroutines in place on whatever thread resumes them (trampolined).
+    pub fn unconfined() -> Dispatcher {
+        static UNCONFINED: OnceLock<Dispatcher> = OnceLock::new();
+        static_dispatcher(&UNCONFINED, || Dispatcher::new(Unconfined))
+    }
+
+    /// The running main loop (`run_main_loop`). With none running, coroutines dispatched here
+    /// fail with a clear error.
+    pub fn main() -> Dispatcher {
+        static MAIN: OnceLock<Dispatcher> = OnceLock::new();
+        static_dispatcher(&MAIN, || Dispatcher::new(MainDispatch { immediate: false }))
+    }
+
+    pub(crate) fn main_immediate() -> Dispatcher {
+        static MAIN_IMMEDIATE: OnceLock<Dispatcher> = OnceLock::new();
+        static_dispatcher(&MAIN_IMMEDIATE, || {
+            Dispatcher::new(MainDispatch { immediate: true })
+        })
+    }
+
+    /// The scheduler behind Default and IO (for monitoring: counters, thread names).
+    pub fn shared_scheduler() -> &'static CoroutineScheduler {
+        &shared().scheduler
+    }
+
+    /// The configuration the shared scheduler was built with.
+    pub fn shared_config() -> &'static SharedConfig {
+        &shared().config
+    }
+}

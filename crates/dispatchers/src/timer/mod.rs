@@ -1,0 +1,199 @@
+//! Timers: the heap ([`heap`]), the hosts that own heaps ([`Timers`]) and the shared timer
+//! thread that fires the timers of coroutines not on an event loop.
+//!
+//! # Who fires a timer
+//!
+//! * A `delay` polled on a thread whose [`EventLoop`](crate::EventLoop) is entered goes into
+//!   that loop's heap, and the loop fires it between tasks (due timers before newly queued
+//!   tasks, kotlinx's `processNextEvent`). No other thread is involved.
+//! * Anything else goes into the heap of the shared timer thread (`corral-timer`), which sleeps
+//!   until the earliest deadline and wakes the waker; the waker dispatches the coroutine
+//!   straight to its own dispatcher (one hop, no second executor in between).
+//! * When an event loop exits with timers left (coroutines of other scopes still sleeping),
+//!   the shared thread *adopts* its heap: keys held by those `delay`s stay valid, so they can
+//!   still be cancelled in O(log n).
+//!
+//! # Invariants
+//!
+//! * A heap's lock is never held while an action fires (wakers may dispatch, callbacks may do
+//!   anything).
+//! * Inserting a new earliest timer always reaches the firing thread: the shared thread through
+//!   its `signal` flag (set under its mutex, so no wake-up is lost), a loop through an unpark.
+
+pub(crate) mod heap;
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Instant;
+
+use heap::{TimerAction, TimerHeap, TimerKey};
+
+/// A heap of timers and the thread that fires them.
+pub(crate) struct Timers {
+    heap: Mutex<TimerHeap>,
+    /// The event loop thread that fires these timers; `None` for the shared timer thread (and
+    /// for a loop's heap once the shared thread adopted it).
+    firing_thread: Mutex<Option<std::thread::Thread>>,
+}
+
+impl Timers {
+    pub(crate) fn new(firing_thread: Option<std::thread::Thread>) -> Arc<Timers> {
+        Arc::new(Timers {
+            heap: Mutex::new(TimerHeap::default()),
+            firing_thread: Mutex::new(firing_thread),
+        })
+    }
+
+    fn heap(&self) -> MutexGuard<'_, TimerHeap> {
+        // Never poisoned in practice: no user code runs under this lock.
+        self.heap.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a timer and tells its firing thread if it is the new earliest.
+    pub(crate) fn insert(&self, deadline: Instant, action: TimerAction) -> TimerKey {
+        let (key, earliest) = self.heap().insert(deadline, action);
+        if earliest {
+            self.earliest_changed();
+        }
+        key
+    }
+
+    /// Cancels a timer; `true` if it had not fired. The action is dropped outside the lock.
+    pub(crate) fn cancel(&self, key: TimerKey) -> bool {
+        let removed = self.heap().remove(key);
+        removed.is_some()
+    }
+
+    /// See [`TimerHeap::update_waker`].
+    pub(crate) fn update_waker(&self, key: TimerKey, waker: &std::task::Waker) -> bool {
+        self.heap().update_waker(key, waker)
+    }
+
+    /// Fires every due timer; returns the next deadline.
+    pub(crate) fn fire_due(&self, now: Instant, scratch: &mut Vec<TimerAction>) -> Option<Instant> {
+        let next = {
+            let mut heap = self.heap();
+            heap.pop_due(now, scratch);
+            heap.next_deadline()
+        };
+        scratch.drain(..).for_each(TimerAction::fire);
+        next
+    }
+
+    /// Live timers.
+    pub(crate) fn len(&self) -> usize {
+        self.heap().len()
+    }
+
+    fn earliest_changed(&self) {
+        let loop_thread = self
+            .firing_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match loop_thread {
+            Some(thread) => thread.unpark(),
+            None => shared().signal(),
+        }
+    }
+
+    /// Hands this (event loop) heap to the shared timer thread, which fires it from now on.
+    pub(crate) fn hand_to_shared_timer(self: &Arc<Timers>) {
+        *self
+            .firing_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        if self.len() > 0 {
+            shared().adopt(self.clone());
+        }
+    }
+}
+
+/// The shared timer thread's state.
+struct SharedTimer {
+    own: Arc<Timers>,
+    /// Heaps of exited event loops, fired until empty.
+    adopted: Mutex<Vec<Arc<Timers>>>,
+    /// Set when the earliest deadline may have moved; the thread re-reads its heaps.
+    signal: Mutex<bool>,
+    condvar: Condvar,
+}
+
+impl SharedTimer {
+    fn signal(&self) {
+        *self.signal.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.condvar.notify_one();
+    }
+
+    fn adopt(&self, timers: Arc<Timers>) {
+        self.adopted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(timers);
+        self.signal();
+    }
+
+    fn run(&self) {
+        let mut scratch = Vec::new();
+        loop {
+            let now = Instant::now();
+            let mut next = self.own.fire_due(now, &mut scratch);
+            let adopted: Vec<Arc<Timers>> = {
+                let mut adopted = self.adopted.lock().unwrap_or_else(PoisonError::into_inner);
+                adopted.retain(|timers| timers.len() > 0);
+                adopted.clone()
+            };
+            for timers in adopted {
+                if let Some(deadline) = timers.fire_due(now, &mut scratch) {
+                    next = Some(next.map_or(deadline, |next| next.min(deadline)));
+                }
+            }
+            let mut signalled = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
+            while !*signalled {
+                signalled = match next {
+                    None => self
+                        .condvar
+                        .wait(signalled)
+                        .unwrap_or_else(PoisonError::into_inner),
+                    Some(deadline) => {
+                        let now = Instant::now();
+                        if deadline <= now {
+                            break;
+                        }
+                        self.condvar
+                            .wait_timeout(signalled, deadline - now)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0
+                    }
+                };
+            }
+            *signalled = false;
+        }
+    }
+}
+
+/// The name of the shared timer thread.
+pub const TIMER_THREAD_NAME: &str = "corral-timer";
+
+fn shared() -> &'static SharedTimer {
+    static SHARED: OnceLock<&'static SharedTimer> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let timer: &'static SharedTimer = Box::leak(Box::new(SharedTimer {
+            own: Timers::new(None),
+            adopted: Mutex::new(Vec::new()),
+            signal: Mutex::new(false),
+            condvar: Condvar::new(),
+        }));
+        std::thread::Builder::new()
+            .name(TIMER_THREAD_NAME.to_owned())
+            .spawn(move || timer.run())
+            .unwrap_or_else(|error| {
+                panic!("corral: cannot start the `{TIMER_THREAD_NAME}` thread: {error}")
+            });
+        timer
+    })
+}
+
+/// The shared timer thread's heap.
+pub(crate) fn shared_timers() -> &'static Arc<Timers> {
+    &shared().own
+}

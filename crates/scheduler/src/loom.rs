@@ -1,0 +1,66 @@
+//! The synchronisation primitives the scheduler's shared state is built from: `std` normally,
+//! `loom`'s model-checked twins under `--cfg corral_loom`.
+//!
+//! Lock-free structures import from here (`crate::loom::...`), never from `std::sync`
+//! directly, so the loom models in `loom_tests/` check the shipped code.
+
+#[cfg(not(corral_loom))]
+pub(crate) mod sync {
+    pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
+
+    pub(crate) mod atomic {
+        pub(crate) use std::sync::atomic::{
+            fence, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+        };
+    }
+
+    /// Locks `mutex`, ignoring poisoning: the scheduler never runs user code while holding one
+    /// of its locks, so a poisoned lock still guards consistent data.
+    pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+        mutex
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(corral_loom)]
+pub(crate) mod sync {
+    pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+
+    pub(crate) mod atomic {
+        pub(crate) use loom::sync::atomic::{
+            fence, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+        };
+    }
+
+    /// Locks `mutex` (loom's mutex does not poison).
+    pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+        mutex.lock().unwrap()
+    }
+}
+
+#[cfg(not(corral_loom))]
+pub(crate) mod cell {
+    /// `std`'s `UnsafeCell` with loom's closure API, so call sites compile under both backends.
+    #[derive(Debug)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> UnsafeCell<T> {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
+#[cfg(corral_loom)]
+pub(crate) mod cell {
+    pub(crate) use loom::cell::UnsafeCell;
+}

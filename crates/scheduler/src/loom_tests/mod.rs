@@ -1,0 +1,27 @@
+//! Loom models of the scheduler's lock-free protocols (run with `--cfg corral_loom`, as
+//! `cargo xtask verify` does). Use `LOOM_MAX_PREEMPTIONS=2` for a quick run.
+//!
+//! * `local_queue`: owner push/pop racing a thief, and overflow into the global queue: every
+//!   task is taken exactly once.
+//! * `index_stack`: concurrent pushes and pops never lose or duplicate an index.
+//! * `park_wake`: a task published while the last worker parks is always found (the rule in
+//!   `idle.rs`).
+
+#[cfg(not(debug_assertions))]
+compile_error!("the loom models need debug assertions: add `-C debug-assertions` to RUSTFLAGS");
+
+mod index_stack;
+mod local_queue;
+mod park_wake;
+
+use corral_core::Runnable;
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+
+/// A runnable that counts its runs in `runs`.
+fn counting_task(runs: &Arc<AtomicUsize>) -> Runnable {
+    let runs = runs.clone();
+    Runnable::from_fn(move || {
+        runs.fetch_add(1, Ordering::SeqCst);
+    })
+}

@@ -1,0 +1,131 @@
+//! [`RunNext`]: the one-task "run next" slot of a worker (kotlinx's `lastScheduledTask`,
+//! tokio's LIFO slot).
+//!
+//! A coroutine dispatched from a worker usually continues the conversation of the task that
+//! woke it (a reply in a ping-pong), so it runs next on the same worker while its data is hot.
+//! Two rules keep the slot from hurting:
+//!
+//! * **Not stranded** (tokio #4941): if the owner is stuck in a long task, thieves may take the
+//!   slot's task once it has waited [`RUN_NEXT_STEAL_DELAY`]. A thief measures that wait
+//!   itself (the owner records no timestamps on its hot path): the owner counts the tasks it
+//!   starts, the slot is stamped with that count when filled, and a stamp still equal to the
+//!   owner's count means the owner has not moved on since.
+//! * **Not monopolising**: the worker takes at most a few slot tasks in a row before it looks
+//!   at its ring (see the worker loop).
+//!
+//! # Protocol
+//!
+//! The slot is a tiny lock: `EMPTY -> BUSY -> FULL -> BUSY -> EMPTY`, every transition out of a
+//! stable state by CAS. Whoever moves it to `BUSY` alone touches the value, so the owner and a
+//! thief can never both take the task. The owner never waits: if a thief holds the slot, the
+//! owner's new task goes to the ring instead.
+
+use std::mem::MaybeUninit;
+use std::time::Duration;
+
+use corral_core::Runnable;
+
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+
+/// How long a task waits in a busy worker's slot before other workers may take it (kotlinx's
+/// `WORK_STEALING_TIME_RESOLUTION_NS`, 100 µs).
+pub(crate) const RUN_NEXT_STEAL_DELAY: Duration = Duration::from_micros(100);
+
+const EMPTY: u8 = 0;
+const BUSY: u8 = 1;
+const FULL: u8 = 2;
+
+/// The slot; see the module docs.
+#[derive(Debug)]
+pub(crate) struct RunNext {
+    state: AtomicU8,
+    /// The owner's task count when the slot was filled.
+    stamp: AtomicU32,
+    value: UnsafeCell<MaybeUninit<Runnable>>,
+}
+
+// SAFETY: `value` is only accessed by the thread that moved `state` to BUSY (see the module
+// docs), with acquire/release ordering on `state` handing it over; `Runnable` is `Send`.
+unsafe impl Send for RunNext {}
+// SAFETY: as above.
+unsafe impl Sync for RunNext {}
+
+impl Default for RunNext {
+    fn default() -> RunNext {
+        RunNext {
+            state: AtomicU8::new(EMPTY),
+            stamp: AtomicU32::new(0),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+}
+
+impl RunNext {
+    /// Puts `task` in the slot, stamped with the owner's task count. Returns the task that must
+    /// go to the ring instead: the previous occupant, or `task` itself if a thief holds the slot.
+    pub(crate) fn put(&self, task: Runnable, stamp: u32) -> Option<Runnable> {
+        if self
+            .state
+            .compare_exchange(EMPTY, BUSY, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.value.with_mut(|value| {
+                // SAFETY: we moved the slot EMPTY -> BUSY: it is ours and holds no value.
+                unsafe { (*value).write(task) };
+            });
+            self.stamp.store(stamp, Ordering::Relaxed);
+            self.state.store(FULL, Ordering::Release);
+            return None;
+        }
+        if self
+            .state
+            .compare_exchange(FULL, BUSY, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            let previous = self.value.with_mut(|value| {
+                // SAFETY: we moved the slot FULL -> BUSY: it is ours and holds a value, which we
+                // replace (the acquire CAS ordered its write before this read).
+                unsafe { std::mem::replace(&mut *value, MaybeUninit::new(task)).assume_init() }
+            });
+            self.stamp.store(stamp, Ordering::Relaxed);
+            self.state.store(FULL, Ordering::Release);
+            return Some(previous);
+        }
+        Some(task)
+    }
+
+    /// Takes the task in the slot, if any and if nobody else is taking it.
+    pub(crate) fn take(&self) -> Option<Runnable> {
+        if self
+            .state
+            .compare_exchange(FULL, BUSY, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        let task = self.value.with_mut(|value| {
+            // SAFETY: we moved the slot FULL -> BUSY: it is ours and holds a value, which we
+            // move out once.
+            unsafe { (*value).assume_init_read() }
+        });
+        self.state.store(EMPTY, Ordering::Release);
+        Some(task)
+    }
+
+    /// The stamp of the task in the slot, if the slot is full (a racy hint for thieves).
+    pub(crate) fn full_stamp(&self) -> Option<u32> {
+        (self.state.load(Ordering::Acquire) == FULL).then(|| self.stamp.load(Ordering::Relaxed))
+    }
+
+    /// `true` if a task is (probably) in the slot.
+    pub(crate) fn is_full(&self) -> bool {
+        self.state.load(Ordering::Acquire) == FULL
+    }
+}
+
+impl Drop for RunNext {
+    fn drop(&mut self) {
+        drop(self.take());
+    }
+}

@@ -1,0 +1,453 @@
+//! The worker loop: find a task, run it, park when there is none.
+//!
+//! # Where a worker looks for work
+//!
+//! With a CPU permit, in this order:
+//!
+//! 1. every [`GLOBAL_POLL_INTERVAL`]th task, the global queues first, so external and
+//!    overflowed work waits a bounded number of local tasks (Go polls every 61 ticks; kotlinx
+//!    only probabilistically, reference doc §2.7);
+//! 2. its "run next" slot (at most [`MAX_RUN_NEXT_STREAK`] times in a row, so two coroutines
+//!    handing a value back and forth cannot starve the ring), then its ring;
+//! 3. the global CPU queue, then the global blocking queue;
+//! 4. other workers: steal half of a ring, or a "run next" task that waited too long.
+//!
+//! Without a permit (all `core` are held), only the global blocking queue. Before running a
+//! blocking task a worker gives its permit back, moves its "run next" task to its ring where
+//! others can steal it, wakes a searcher if it left CPU work behind, and lets the pool add a
+//! thread so `core` threads stay available for CPU work (the compensation rule).
+//!
+//! # Invariants
+//!
+//! * A worker runs CPU tasks only while holding a permit, so at most `core` run at once.
+//! * The local queue only ever holds CPU tasks; a worker without a permit never adds to it.
+//! * A worker that exits (retirement or shutdown) leaves nothing in its local queue: it moves
+//!   it to the global queue first.
+
+use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use corral_core::Runnable;
+
+use crate::idle::Wake;
+use crate::local_queue::Owner;
+use crate::pool::Pool;
+use crate::run_next::RUN_NEXT_STEAL_DELAY;
+
+/// Tasks between two looks at the global queues first (Go's `schedtick % 61`).
+const GLOBAL_POLL_INTERVAL: u32 = 61;
+/// "Run next" tasks taken in a row before the ring gets a turn (tokio's
+/// `MAX_LIFO_POLLS_PER_TICK`).
+const MAX_RUN_NEXT_STREAK: u32 = 3;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Worker>> = const { RefCell::new(None) };
+}
+
+enum Next {
+    Run(Runnable, Kind),
+    /// A stalled "run next" task will be stealable soon: look again after this long.
+    RetryAfter(Duration),
+    Park,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Cpu,
+    Blocking,
+}
+
+/// The thread-local state of a worker thread.
+struct Worker {
+    pool: Arc<Pool>,
+    index: usize,
+    owner: Owner,
+    has_permit: bool,
+    searching: bool,
+    running_blocking: bool,
+    tick: u32,
+    run_next_streak: u32,
+    rng: u32,
+    /// A victim's "run next" task seen stalled: (victim, stamp, first seen).
+    watch: Option<(usize, u32, Instant)>,
+    /// Retired after the keep-alive (its thread count is already given back).
+    retired: bool,
+}
+
+/// The body of a worker thread.
+pub(crate) fn run(pool: Arc<Pool>, index: usize) {
+    let owner = pool.take_owner(index);
+    tracing::debug!(pool = %pool.name, worker = index + 1, "worker started");
+    let seed = (index as u32).wrapping_mul(0x9E37_79B9) | 1;
+    CURRENT.with_borrow_mut(|current| {
+        *current = Some(Worker {
+            pool: pool.clone(),
+            index,
+            owner,
+            has_permit: false,
+            searching: false,
+            running_blocking: false,
+            tick: 0,
+            run_next_streak: 0,
+            rng: seed,
+            watch: None,
+            retired: false,
+        });
+    });
+    loop {
+        let next = with_worker(Worker::next_task);
+        match next {
+            Next::Run(task, Kind::Cpu) => {
+                with_worker(|worker| {
+                    let started = &worker.pool.slot(worker.index).tasks_started;
+                    started.store(
+                        started.load(Ordering::Relaxed).wrapping_add(1),
+                        Ordering::Relaxed,
+                    );
+                });
+                run_task(&pool, task);
+            }
+            Next::Run(task, Kind::Blocking) => {
+                with_worker(Worker::begin_blocking);
+                run_task(&pool, task);
+                with_worker(Worker::end_blocking);
+            }
+            Next::RetryAfter(delay) => std::thread::sleep(delay),
+            Next::Park => {
+                if !with_worker(Worker::park) {
+                    break;
+                }
+            }
+        }
+    }
+    let worker = CURRENT
+        .with_borrow_mut(Option::take)
+        .expect("the worker's own state");
+    worker.exit();
+    pool.thread_exited();
+}
+
+fn with_worker<R>(f: impl FnOnce(&mut Worker) -> R) -> R {
+    CURRENT.with_borrow_mut(|current| f(current.as_mut().expect("called on a worker thread")))
+}
+
+/// Runs one task; a panic (only closures given to `execute` can unwind) is reported like an
+/// uncaught exception of the thread and the worker carries on.
+fn run_task(pool: &Pool, task: Runnable) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| task.run())) {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "Box<dyn Any>".to_owned());
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("?");
+        tracing::error!(pool = %pool.name, thread = name, %message, "a task panicked");
+        eprintln!("Exception in thread \"{name}\": {message}");
+    }
+}
+
+/// `task` queued on the calling worker's own queue, if the caller is a worker of `pool` that
+/// may run CPU work; otherwise it is handed back.
+pub(crate) fn push_local(pool: &Arc<Pool>, task: Runnable, fair: bool) -> Result<(), Runnable> {
+    CURRENT.with(|current| {
+        let Ok(mut current) = current.try_borrow_mut() else {
+            return Err(task);
+        };
+        match current.as_mut() {
+            Some(worker)
+                if Arc::ptr_eq(&worker.pool, pool)
+                    && worker.has_permit
+                    && !worker.running_blocking =>
+            {
+                worker.push_local(task, fair);
+                Ok(())
+            }
+            _ => Err(task),
+        }
+    })
+}
+
+/// `true` if the calling thread is a worker of `pool`.
+pub(crate) fn is_worker_of(pool: &Arc<Pool>) -> bool {
+    CURRENT.with(|current| match current.try_borrow() {
+        Ok(current) => current
+            .as_ref()
+            .is_some_and(|worker| Arc::ptr_eq(&worker.pool, pool)),
+        // Borrowed mutably: only the worker loop itself does that, so this is a worker; but
+        // of which pool is unknown here, and the loop never calls back into user code.
+        Err(_) => false,
+    })
+}
+
+impl Worker {
+    fn push_local(&mut self, task: Runnable, fair: bool) {
+        let pool = &*self.pool;
+        if fair {
+            self.owner.push_back(task, &pool.global_cpu);
+            return;
+        }
+        let slot = pool.slot(self.index);
+        let stamp = slot.tasks_started.load(Ordering::Relaxed);
+        if let Some(displaced) = slot.run_next.put(task, stamp) {
+            self.owner.push_back(displaced, &pool.global_cpu);
+        }
+    }
+
+    fn next_random(&mut self) -> u32 {
+        // Marsaglia's xorshift32 (13, 17, 5), as kotlinx's workers use.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng = x;
+        x
+    }
+
+    fn next_task(&mut self) -> Next {
+        if !self.has_permit {
+            self.has_permit = self.pool.control.try_acquire_permit();
+        }
+        // While shutting down, queued work runs whatever the permits say, so nothing is left.
+        let found = if self.has_permit || self.pool.is_closed() {
+            self.find_any()
+        } else {
+            self.pool
+                .global_blocking
+                .pop()
+                .map(|task| Next::Run(task, Kind::Blocking))
+        };
+        match found {
+            Some(next @ Next::Run(..)) => {
+                self.stop_searching(true);
+                next
+            }
+            Some(other) => other,
+            None => Next::Park,
+        }
+    }
+
+    fn find_any(&mut self) -> Option<Next> {
+        self.tick = self.tick.wrapping_add(1);
+        if self.tick % GLOBAL_POLL_INTERVAL == 0 {
+            if let Some(found) = self.poll_global() {
+                return Some(found);
+            }
+        }
+        if let Some(task) = self.poll_local() {
+            return Some(Next::Run(task, Kind::Cpu));
+        }
+        if let Some(found) = self.poll_global() {
+            return Some(found);
+        }
+        self.steal()
+    }
+
+    fn poll_local(&mut self) -> Option<Runnable> {
+        let slot = self.pool.slot(self.index);
+        if self.run_next_streak < MAX_RUN_NEXT_STREAK {
+            if let Some(task) = slot.run_next.take() {
+                self.run_next_streak += 1;
+                return Some(task);
+            }
+        }
+        self.run_next_streak = 0;
+        self.owner.pop().or_else(|| slot.run_next.take())
+    }
+
+    fn poll_global(&mut self) -> Option<Next> {
+        let pool = &*self.pool;
+        if let Some(task) = pool.global_cpu.pop() {
+            return Some(Next::Run(task, Kind::Cpu));
+        }
+        pool.global_blocking
+            .pop()
+            .map(|task| Next::Run(task, Kind::Blocking))
+    }
+
+    /// Steals from another worker, as one of the limited number of searchers.
+    fn steal(&mut self) -> Option<Next> {
+        let pool = self.pool.clone();
+        if !self.searching {
+            if !pool.idle.try_start_searching(pool.core) {
+                return None;
+            }
+            self.searching = true;
+        }
+        let used = pool.slots_used();
+        if used < 2 {
+            return None;
+        }
+        let start = self.next_random() as usize % used;
+        let mut retry_after = None;
+        for offset in 0..used {
+            let victim = (start + offset) % used;
+            if victim == self.index {
+                continue;
+            }
+            let Some(slot) = pool.slot_if_used(victim) else {
+                continue;
+            };
+            if let Some(task) = slot.stealer.steal_into(&mut self.owner) {
+                return Some(Next::Run(task, Kind::Cpu));
+            }
+            if let Some(stamp) = slot.run_next.full_stamp() {
+                if stamp != slot.tasks_started.load(Ordering::Relaxed) {
+                    continue; // its owner has moved on and will run it shortly
+                }
+                match self.watch {
+                    Some((watched, seen, since)) if watched == victim && seen == stamp => {
+                        let waited = since.elapsed();
+                        if waited >= RUN_NEXT_STEAL_DELAY {
+                            if let Some(task) = slot.run_next.take() {
+                                self.watch = None;
+                                tracing::trace!(
+                                    victim = victim + 1,
+                                    "took a stalled run-next task"
+                                );
+                                return Some(Next::Run(task, Kind::Cpu));
+                            }
+                        } else {
+                            retry_after = Some(RUN_NEXT_STEAL_DELAY - waited);
+                        }
+                    }
+                    _ => {
+                        self.watch = Some((victim, stamp, Instant::now()));
+                        retry_after = Some(RUN_NEXT_STEAL_DELAY);
+                    }
+                }
+            }
+        }
+        retry_after.map(Next::RetryAfter)
+    }
+
+    /// Leaves the searching state (if in it); the last searcher to find work wakes another
+    /// worker, since where there was one task there may be more.
+    fn stop_searching(&mut self, found_work: bool) {
+        if self.searching {
+            self.searching = false;
+            if self.pool.idle.stop_searching() && found_work {
+                self.pool.idle.notify_work();
+            }
+        }
+    }
+
+    fn begin_blocking(&mut self) {
+        let pool = self.pool.clone();
+        if self.has_permit {
+            self.has_permit = false;
+            pool.control.release_permit();
+        }
+        self.running_blocking = true;
+        let slot = pool.slot(self.index);
+        if let Some(task) = slot.run_next.take() {
+            self.owner.push_back(task, &pool.global_cpu);
+        }
+        if !self.owner.is_empty() || !pool.global_cpu.is_empty() {
+            // CPU work left behind while this thread blocks: make sure someone takes it.
+            pool.idle.notify_work();
+        }
+        pool.compensate();
+    }
+
+    fn end_blocking(&mut self) {
+        self.running_blocking = false;
+        self.pool.control.remove_blocking();
+    }
+
+    /// Is there work this worker could take (checked after announcing itself parked)?
+    fn work_available(&self, check_locals: bool) -> bool {
+        let pool = &*self.pool;
+        if !pool.global_blocking.is_empty() {
+            return true;
+        }
+        let mut cpu_work = !pool.global_cpu.is_empty() || !self.owner.is_empty();
+        if !cpu_work && check_locals {
+            cpu_work = (0..pool.slots_used()).any(|index| {
+                pool.slot_if_used(index).is_some_and(|slot| {
+                    slot.active.load(Ordering::Acquire)
+                        && (!slot.stealer.is_empty() || slot.run_next.is_full())
+                })
+            });
+        }
+        cpu_work && pool.control.load().free_permits() > 0
+    }
+
+    /// Parks until woken; `false` if the worker should exit (shutdown or retirement).
+    fn park(&mut self) -> bool {
+        let pool = self.pool.clone();
+        if self.has_permit {
+            self.has_permit = false;
+            pool.control.release_permit();
+        }
+        let last_searcher = pool
+            .idle
+            .announce_park(self.index, std::mem::take(&mut self.searching));
+        if pool.is_closed() {
+            return self.leave_park(false);
+        }
+        if self.work_available(last_searcher || pool.idle.searching() == 0) {
+            return self.leave_park(true);
+        }
+        tracing::trace!(pool = %pool.name, worker = self.index + 1, "parking");
+        let mut deadline = Instant::now() + pool.keep_alive;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match pool.idle.wait(self.index, remaining) {
+                Wake::Claimed => {
+                    self.searching = true;
+                    return true;
+                }
+                Wake::Rescan => return true,
+                Wake::TimedOut if pool.is_closed() => return self.leave_park(false),
+                Wake::TimedOut if Instant::now() < deadline => {}
+                Wake::TimedOut => {
+                    if !pool.idle.try_retire(self.index) {
+                        continue; // claimed meanwhile: the next wait returns `Claimed`
+                    }
+                    if pool.control.try_remove_thread(pool.core) {
+                        self.retired = true;
+                        tracing::debug!(pool = %pool.name, worker = self.index + 1, "retiring after the keep-alive");
+                        return false;
+                    }
+                    pool.idle.unretire(self.index);
+                    deadline = Instant::now() + pool.keep_alive;
+                }
+            }
+        }
+    }
+
+    /// Leaves the parked state early; `keep_running` is what `park` returns.
+    fn leave_park(&mut self, keep_running: bool) -> bool {
+        if self.pool.idle.cancel_park(self.index) == Wake::Claimed {
+            self.searching = true;
+        }
+        keep_running
+    }
+
+    /// The thread is leaving: hand local work on, give back the permit and the slot.
+    fn exit(mut self) {
+        self.stop_searching(false);
+        let pool = self.pool.clone();
+        let slot = pool.slot(self.index);
+        if let Some(task) = slot.run_next.take() {
+            pool.global_cpu.push(task);
+        }
+        let handed_on = !self.owner.is_empty();
+        self.owner.drain_into(&pool.global_cpu);
+        if self.has_permit {
+            pool.control.release_permit();
+        }
+        if !self.retired {
+            pool.control.remove_thread();
+        }
+        if handed_on {
+            pool.idle.notify_work();
+        }
+        tracing::debug!(pool = %pool.name, worker = self.index + 1, "worker exiting");
+        pool.release_slot(self.index, self.owner);
+    }
+}
