@@ -238,20 +238,25 @@ impl Pool {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
-        let index = match free {
-            Some(index) => index,
-            None => {
-                let index = self.slots_used.load(Ordering::Acquire);
-                if index >= self.max {
-                    // A retiring worker has given up its count but not yet its slot.
-                    self.control.remove_thread();
-                    return;
-                }
-                index
-            }
-        };
+        let index =
+            match free {
+                Some(index) => index,
+                // A fresh slot, claimed atomically: two threads spawning workers at once must
+                // never get the same index (the stress tests caught that race).
+                None => match self.slots_used.fetch_update(
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                    |used| (used < self.max).then_some(used + 1),
+                ) {
+                    Ok(index) => index,
+                    Err(_) => {
+                        // A retiring worker has given up its count but not yet its slot.
+                        self.control.remove_thread();
+                        return;
+                    }
+                },
+            };
         let slot = self.slots[index].get_or_init(|| Box::new(Slot::new()));
-        self.slots_used.fetch_max(index + 1, Ordering::AcqRel);
         slot.active.store(true, Ordering::Release);
         self.idle.reset(index);
         self.live_threads.fetch_add(1, Ordering::SeqCst);

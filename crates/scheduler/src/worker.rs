@@ -390,7 +390,15 @@ impl Worker {
             return self.leave_park(false);
         }
         if self.work_available(last_searcher || pool.idle.searching() == 0) {
-            return self.leave_park(true);
+            let keep_running = self.leave_park(true);
+            // Searching again, so that taking this work hands the duty to wake a sleeper on
+            // (`stop_searching`): a submitter that saw us searching skipped its wake-up, and
+            // there may be more than the one task we are about to take (a lost wake-up the
+            // EXC-13 scenario found under load, with two tasks that had to meet).
+            if !self.searching {
+                self.searching = pool.idle.try_start_searching(pool.core);
+            }
+            return keep_running;
         }
         tracing::trace!(pool = %pool.name, worker = self.index + 1, "parking");
         let mut deadline = Instant::now() + pool.keep_alive;
