@@ -54,7 +54,7 @@ where
     F: FnOnce(Context) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    spawn(context, start, JobKind::Launch, LaunchBody(block)).job()
+    spawn(context, start, JobKind::Launch, LaunchBody(block)).into_job()
 }
 
 /// [`launch`] for a fallible body: an `Err` fails the job exactly like a panic does (a
@@ -71,7 +71,7 @@ where
         JobKind::Launch,
         TryLaunchBody(block, PhantomData),
     )
-    .job()
+    .into_job()
 }
 
 /// Starts a coroutine computing a value (Kotlin `async`). Its failure is kept for the
@@ -99,8 +99,14 @@ where
     Deferred::new(task.job(), task)
 }
 
-fn spawn<B: Body>(context: Context, start: CoroutineStart, kind: JobKind, body: B) -> Arc<Task<B>> {
-    let parent = context.job().cloned();
+fn spawn<B: Body>(
+    mut context: Context,
+    start: CoroutineStart,
+    kind: JobKind,
+    body: B,
+) -> Arc<Task<B>> {
+    // Moved out, not cloned: the parent's reference count is shared with every sibling.
+    let parent = context.take_parent();
     let (lazy, initial) = match start {
         CoroutineStart::Default => (false, 0),
         CoroutineStart::Lazy => (true, 0),
@@ -108,10 +114,12 @@ fn spawn<B: Body>(context: Context, start: CoroutineStart, kind: JobKind, body: 
         CoroutineStart::Undispatched => (false, RUNNING),
     };
     let task = Task::new(context, kind, lazy, initial, body);
-    let job = task.job();
-    tracing::trace!(coroutine = job.id(), ?start, ?kind, "coroutine created");
-    if let Some(parent) = &parent {
-        attach(&job, parent);
+    {
+        let job = task.borrowed_job();
+        tracing::trace!(coroutine = job.id(), ?start, ?kind, "coroutine created");
+        if let Some(parent) = &parent {
+            attach(&job, parent);
+        }
     }
     match start {
         CoroutineStart::Default | CoroutineStart::Atomic => task.wake_task(),

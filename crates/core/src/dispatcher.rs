@@ -73,63 +73,114 @@ pub trait Dispatch: Send + Sync + fmt::Display + 'static {
 /// A handle to a dispatcher: cheap to clone, compared by identity.
 ///
 /// Its `Display` is the dispatcher's name (`Dispatchers.Default`, `Dispatchers.IO`, ...).
+///
+/// Process-wide dispatchers (Default, IO, Unconfined, Main) are held as `&'static`
+/// references ([`Dispatcher::from_static`]), so cloning and dropping their handles touches no
+/// reference count: every coroutine's context holds its dispatcher, and a count shared by all
+/// coroutines of all threads would be one contended cache line on every spawn and completion.
 #[derive(Clone)]
 pub struct Dispatcher {
-    inner: Arc<dyn Dispatch>,
+    inner: Handle,
+}
+
+#[derive(Clone)]
+enum Handle {
+    Static(&'static dyn Dispatch),
+    Shared(Arc<dyn Dispatch>),
 }
 
 impl Dispatcher {
     /// Wraps a dispatcher implementation in a handle.
     pub fn new(dispatch: impl Dispatch) -> Dispatcher {
-        Dispatcher {
-            inner: Arc::new(dispatch),
-        }
+        Dispatcher::from_arc(Arc::new(dispatch))
     }
 
     /// Wraps an already shared dispatcher implementation.
     pub fn from_arc(inner: Arc<dyn Dispatch>) -> Dispatcher {
-        Dispatcher { inner }
+        Dispatcher {
+            inner: Handle::Shared(inner),
+        }
+    }
+
+    /// Wraps a dispatcher that lives for the whole process (a `static`, or a leaked box):
+    /// clones of this handle are plain copies.
+    ///
+    /// ```
+    /// use std::sync::OnceLock;
+    /// use corral_core::{Dispatch, Dispatcher, Runnable};
+    ///
+    /// struct Inline;
+    /// impl std::fmt::Display for Inline {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         f.write_str("Inline")
+    ///     }
+    /// }
+    /// impl Dispatch for Inline {
+    ///     fn dispatch(&self, runnable: Runnable) {
+    ///         runnable.run();
+    ///     }
+    ///     fn limited_parallelism(&self, this: &Dispatcher, _parallelism: usize) -> Dispatcher {
+    ///         this.clone()
+    ///     }
+    /// }
+    ///
+    /// static INLINE: Inline = Inline;
+    /// let a = Dispatcher::from_static(&INLINE);
+    /// assert!(a.same_as(&a.clone()));
+    /// assert_eq!(a.to_string(), "Inline");
+    /// ```
+    pub fn from_static(inner: &'static dyn Dispatch) -> Dispatcher {
+        Dispatcher {
+            inner: Handle::Static(inner),
+        }
     }
 
     /// The implementation behind this handle.
     pub fn as_dispatch(&self) -> &dyn Dispatch {
-        &*self.inner
+        match &self.inner {
+            Handle::Static(dispatch) => *dispatch,
+            Handle::Shared(dispatch) => &**dispatch,
+        }
     }
 
     /// See [`Dispatch::dispatch`].
     pub fn dispatch(&self, runnable: Runnable) {
-        self.inner.dispatch(runnable);
+        self.as_dispatch().dispatch(runnable);
     }
 
     /// See [`Dispatch::dispatch_yield`].
     pub fn dispatch_yield(&self, runnable: Runnable) {
-        self.inner.dispatch_yield(runnable);
+        self.as_dispatch().dispatch_yield(runnable);
     }
 
     /// See [`Dispatch::is_dispatch_needed`].
     pub fn is_dispatch_needed(&self) -> bool {
-        self.inner.is_dispatch_needed()
+        self.as_dispatch().is_dispatch_needed()
     }
 
     /// See [`Dispatch::task_mode`].
     pub fn task_mode(&self) -> TaskMode {
-        self.inner.task_mode()
+        self.as_dispatch().task_mode()
     }
 
     /// A view running at most `parallelism` coroutines at once on this dispatcher
     /// (see [`Dispatch::limited_parallelism`]).
     pub fn limited_parallelism(&self, parallelism: usize) -> Dispatcher {
-        self.inner.limited_parallelism(self, parallelism)
+        self.as_dispatch().limited_parallelism(self, parallelism)
     }
 
     /// The immediate form of this dispatcher (see [`Dispatch::immediate`]).
     pub fn immediate(&self) -> Dispatcher {
-        self.inner.immediate(self)
+        self.as_dispatch().immediate(self)
     }
 
     /// `true` if both handles name the same dispatcher.
     pub fn same_as(&self, other: &Dispatcher) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner)
+        // Data pointers only: the same implementation may be reached through different vtables.
+        std::ptr::addr_eq(
+            self.as_dispatch() as *const dyn Dispatch,
+            other.as_dispatch() as *const dyn Dispatch,
+        )
     }
 }
 
@@ -143,12 +194,12 @@ impl Eq for Dispatcher {}
 
 impl fmt::Display for Dispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.inner, f)
+        fmt::Display::fmt(self.as_dispatch(), f)
     }
 }
 
 impl fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Dispatcher({})", self.inner)
+        write!(f, "Dispatcher({})", self.as_dispatch())
     }
 }

@@ -3,14 +3,24 @@
 //!
 //! Keys stay valid until removed; removed slots are reused (a free list threaded through the
 //! vacant slots). Memory grows with the peak number of live entries, never per operation.
+//!
+//! An empty slab is one null pointer: most jobs never have a child nor a second completion
+//! entry, and every coroutine carries two slabs, so the header (vector, free list, length)
+//! lives in a box allocated by the first insert. That keeps a leaf coroutine at one
+//! allocation and 64 bytes smaller; a parent pays one extra allocation for its first child.
 
 use std::mem;
 
 /// O(1) insert/remove storage; see the module docs.
 #[derive(Debug)]
 pub(crate) struct Slab<T> {
+    inner: Option<Box<SlabInner<T>>>,
+}
+
+#[derive(Debug)]
+struct SlabInner<T> {
     slots: Vec<Slot<T>>,
-    /// Head of the free list (an index into `slots`), `usize::MAX` when empty.
+    /// Head of the free list (an index into `slots`), `NO_FREE` when empty.
     free_head: usize,
     len: usize,
 }
@@ -25,27 +35,30 @@ const NO_FREE: usize = usize::MAX;
 
 impl<T> Slab<T> {
     pub(crate) const fn new() -> Slab<T> {
-        Slab {
-            slots: Vec::new(),
-            free_head: NO_FREE,
-            len: 0,
-        }
+        Slab { inner: None }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.inner.as_ref().is_none_or(|inner| inner.len == 0)
     }
 
     pub(crate) fn insert(&mut self, value: T) -> usize {
-        self.len += 1;
-        if self.free_head == NO_FREE {
-            self.slots.push(Slot::Occupied(value));
-            self.slots.len() - 1
+        let inner = self.inner.get_or_insert_with(|| {
+            Box::new(SlabInner {
+                slots: Vec::new(),
+                free_head: NO_FREE,
+                len: 0,
+            })
+        });
+        inner.len += 1;
+        if inner.free_head == NO_FREE {
+            inner.slots.push(Slot::Occupied(value));
+            inner.slots.len() - 1
         } else {
-            let key = self.free_head;
-            let slot = mem::replace(&mut self.slots[key], Slot::Occupied(value));
+            let key = inner.free_head;
+            let slot = mem::replace(&mut inner.slots[key], Slot::Occupied(value));
             match slot {
-                Slot::Vacant { next_free } => self.free_head = next_free,
+                Slot::Vacant { next_free } => inner.free_head = next_free,
                 Slot::Occupied(_) => unreachable!("free list points at an occupied slot"),
             }
             key
@@ -53,18 +66,19 @@ impl<T> Slab<T> {
     }
 
     pub(crate) fn remove(&mut self, key: usize) -> Option<T> {
-        let slot = self.slots.get_mut(key)?;
+        let inner = self.inner.as_mut()?;
+        let slot = inner.slots.get_mut(key)?;
         if let Slot::Vacant { .. } = slot {
             return None;
         }
         let old = mem::replace(
             slot,
             Slot::Vacant {
-                next_free: self.free_head,
+                next_free: inner.free_head,
             },
         );
-        self.free_head = key;
-        self.len -= 1;
+        inner.free_head = key;
+        inner.len -= 1;
         match old {
             Slot::Occupied(value) => Some(value),
             Slot::Vacant { .. } => None,
@@ -72,25 +86,28 @@ impl<T> Slab<T> {
     }
 
     pub(crate) fn get_mut(&mut self, key: usize) -> Option<&mut T> {
-        match self.slots.get_mut(key) {
+        match self.inner.as_mut()?.slots.get_mut(key) {
             Some(Slot::Occupied(value)) => Some(value),
             _ => None,
         }
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
-        self.slots.iter().filter_map(|slot| match slot {
-            Slot::Occupied(value) => Some(value),
-            Slot::Vacant { .. } => None,
-        })
+        self.inner
+            .iter()
+            .flat_map(|inner| inner.slots.iter())
+            .filter_map(|slot| match slot {
+                Slot::Occupied(value) => Some(value),
+                Slot::Vacant { .. } => None,
+            })
     }
 
     /// Removes every entry and gives the memory back.
     pub(crate) fn drain_all(&mut self) -> impl Iterator<Item = T> {
-        self.free_head = NO_FREE;
-        self.len = 0;
-        mem::take(&mut self.slots)
+        self.inner
+            .take()
             .into_iter()
+            .flat_map(|inner| inner.slots)
             .filter_map(|slot| match slot {
                 Slot::Occupied(value) => Some(value),
                 Slot::Vacant { .. } => None,

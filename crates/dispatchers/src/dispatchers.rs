@@ -15,7 +15,7 @@
 
 use std::sync::OnceLock;
 
-use corral_core::{Dispatcher, TaskMode};
+use corral_core::{Dispatch, Dispatcher, TaskMode};
 use corral_scheduler::CoroutineScheduler;
 
 use crate::config::SharedConfig;
@@ -49,19 +49,19 @@ fn shared() -> &'static Shared {
             .name(DEFAULT_SCHEDULER_NAME)
             .build()
             .unwrap_or_else(|error| panic!("corral: cannot start the shared scheduler: {error}"));
-        let default = Dispatcher::new(SchedulerDispatch::new(
+        let default = process_wide(SchedulerDispatch::new(
             scheduler.clone(),
             TaskMode::NonBlocking,
             "Dispatchers.Default",
             Some(config.core_pool_size),
         ));
-        let blocking = Dispatcher::new(SchedulerDispatch::new(
+        let blocking = process_wide(SchedulerDispatch::new(
             scheduler.clone(),
             TaskMode::ProbablyBlocking,
             "Dispatchers.IO",
             None,
         ));
-        let io = Dispatcher::new(
+        let io = process_wide(
             LimitedDispatcher::new(
                 blocking.clone(),
                 config.io_parallelism,
@@ -76,6 +76,13 @@ fn shared() -> &'static Shared {
             io,
         }
     })
+}
+
+/// A handle to a dispatcher that lives as long as the process: the statics of this module
+/// hold these forever anyway, and `'static` handles clone without touching a shared
+/// reference count (see [`Dispatcher::from_static`]).
+fn process_wide(dispatch: impl Dispatch) -> Dispatcher {
+    Dispatcher::from_static(Box::leak(Box::new(dispatch)))
 }
 
 fn static_dispatcher(
@@ -101,20 +108,20 @@ impl Dispatchers {
     /// Runs coroutines in place on whatever thread resumes them (trampolined).
     pub fn unconfined() -> Dispatcher {
         static UNCONFINED: OnceLock<Dispatcher> = OnceLock::new();
-        static_dispatcher(&UNCONFINED, || Dispatcher::new(Unconfined))
+        static_dispatcher(&UNCONFINED, || process_wide(Unconfined))
     }
 
     /// The running main loop (`run_main_loop`). With none running, coroutines dispatched here
     /// fail with a clear error.
     pub fn main() -> Dispatcher {
         static MAIN: OnceLock<Dispatcher> = OnceLock::new();
-        static_dispatcher(&MAIN, || Dispatcher::new(MainDispatch { immediate: false }))
+        static_dispatcher(&MAIN, || process_wide(MainDispatch { immediate: false }))
     }
 
     pub(crate) fn main_immediate() -> Dispatcher {
         static MAIN_IMMEDIATE: OnceLock<Dispatcher> = OnceLock::new();
         static_dispatcher(&MAIN_IMMEDIATE, || {
-            Dispatcher::new(MainDispatch { immediate: true })
+            process_wide(MainDispatch { immediate: true })
         })
     }
 

@@ -159,7 +159,7 @@ impl Owner {
     /// Queues `task` at the back. If the ring is full, its older half and `task` move to
     /// `overflow` in one batch.
     pub fn push_back(&mut self, task: Runnable, overflow: &GlobalQueue) {
-        let inner = self.inner.clone();
+        let inner = &*self.inner;
         let mut task = task;
         loop {
             let (steal, real) = unpack(inner.head.load(Ordering::Acquire));
@@ -177,7 +177,7 @@ impl Owner {
                 overflow.push(task);
                 return;
             }
-            match push_overflow(&inner, task, real, tail, overflow) {
+            match push_overflow(inner, task, real, tail, overflow) {
                 Ok(()) => return,
                 // A thief claimed part of the ring meanwhile: there may be room now.
                 Err(back) => task = back,

@@ -97,6 +97,11 @@ impl RunNext {
 
     /// Takes the task in the slot, if any and if nobody else is taking it.
     pub(crate) fn take(&self) -> Option<Runnable> {
+        // A plain load first: the slot is usually empty when a worker looks (yields and ring
+        // work never use it), and a failed CAS costs as much as a successful one.
+        if self.state.load(Ordering::Relaxed) != FULL {
+            return None;
+        }
         if self
             .state
             .compare_exchange(FULL, BUSY, Ordering::Acquire, Ordering::Relaxed)

@@ -77,6 +77,8 @@ pub(crate) struct Task<B: Body> {
 unsafe impl<B: Body> Sync for Task<B> {}
 
 impl<B: Body> Task<B> {
+    /// A new task; `context` must hold no job element (the task's job is itself, and its parent
+    /// link lives in the job).
     pub(crate) fn new(
         context: Context,
         kind: JobKind,
@@ -93,7 +95,7 @@ impl<B: Body> Task<B> {
             state: TaskState::new(state),
             shields: Shields::new(),
             job: JobCore::new(kind, initial),
-            context: context.without_job(),
+            context,
             stage: UnsafeCell::new(Stage::Init(body)),
             output: UnsafeCell::new(None),
         })
@@ -103,10 +105,15 @@ impl<B: Body> Task<B> {
         Job::from_node(self.clone())
     }
 
+    /// The task's own reference as a `Job` handle (no reference count touched).
+    pub(crate) fn into_job(self: Arc<Self>) -> Job {
+        Job::from_node(self)
+    }
+
     /// A `Job` handle for the duration of a run, without touching the reference count (two
     /// atomic operations per poll saved; tokio's `WakerRef` trick). Clones of it are real,
     /// counted handles.
-    fn borrowed_job(self: &Arc<Self>) -> ManuallyDrop<Job> {
+    pub(crate) fn borrowed_job(self: &Arc<Self>) -> ManuallyDrop<Job> {
         let task: *const Task<B> = Arc::as_ptr(self);
         let node: *const dyn JobNode = task;
         // SAFETY: `node` is the pointer of a live `Arc<Task<B>>` after an unsized coercion, which
