@@ -27,7 +27,7 @@ use std::ptr;
 use crate::context::Context;
 use crate::error::JobError;
 use crate::job::Job;
-use crate::loom::sync::atomic::{AtomicU32, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// One coroutine frame; see the module docs.
 pub(crate) struct Frame {
@@ -132,6 +132,9 @@ pub(crate) struct Shields {
     /// Raised by `with_cleanup` bodies: the `with_cleanup` drops its body itself, then runs its
     /// cleanup under a hard shield.
     watch: AtomicU32,
+    /// Set during a poll by a suspension point that must see a later cancellation (see
+    /// [`poll_on_cancel`]); the task reads and clears it before its next poll.
+    poll_on_cancel: AtomicBool,
 }
 
 impl Shields {
@@ -139,8 +142,39 @@ impl Shields {
         Shields {
             hard: AtomicU32::new(0),
             watch: AtomicU32::new(0),
+            poll_on_cancel: AtomicBool::new(false),
         }
     }
+
+    /// Whether the last poll asked to be polled once more if the coroutine is cancelled, and
+    /// clears the request (each poll makes its own).
+    pub(crate) fn take_poll_on_cancel(&self) -> bool {
+        // Relaxed, and a load plus a store rather than a swap: only the thread polling the
+        // task touches it, and this runs on every poll (a locked RMW there costs ~20 cycles).
+        let requested = self.poll_on_cancel.load(Ordering::Relaxed);
+        if requested {
+            self.poll_on_cancel.store(false, Ordering::Relaxed);
+        }
+        requested
+    }
+}
+
+/// Called by a suspension point about to return `Pending` whose wake-up may carry an error to
+/// deliver even to a cancelled coroutine (a `Deferred` awaiting a job that may fail: kotlinx's
+/// `AwaitContinuation` resumes a cancelled awaiter with the awaited job's failure). If the
+/// coroutine is cancelled while suspended there, its task polls it once more instead of
+/// dropping the future unpolled; suspension points then stay pending unless they have such an
+/// error, and the future is dropped after that poll. The request lasts until the next poll.
+pub(crate) fn poll_on_cancel() {
+    with_frame(|frame| {
+        if let Some(frame) = frame {
+            // Relaxed: see `take_poll_on_cancel`.
+            frame
+                .shields()
+                .poll_on_cancel
+                .store(true, Ordering::Relaxed);
+        }
+    });
 }
 
 /// Pops the frame it pushed when dropped.

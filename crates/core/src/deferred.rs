@@ -17,8 +17,10 @@ use crate::task::OutputSlot;
 ///
 /// Awaiting starts a lazy coroutine, waits for it (children included) and gives its value, or
 /// the error it ended with. Inside a coroutine the await is a cancellation point, also when the
-/// value is already there (prompt cancellation). The value is moved out by the first await;
-/// polling again after that panics, as for any completed future.
+/// value is already there (prompt cancellation); but an awaiter cancelled while the awaited
+/// coroutine fails gets that failure (kotlinx rethrows it from `await`) instead of being
+/// dropped. The value is moved out by the first await; polling again after that panics, as
+/// for any completed future.
 pub struct Deferred<T> {
     join: Join,
     job: Job,
@@ -77,11 +79,26 @@ impl<T> Future for Deferred<T> {
         let this = self.get_mut();
         this.job.start();
         if current::cancellation_requested() {
-            return Poll::Pending;
+            // kotlinx `AwaitContinuation.getContinuationCancellationCause`: an awaiter cancelled
+            // while the awaited job fails (typically *because* it fails: a failing child
+            // cancels its parent) gets that failure as it is, so its code handling the `Err` runs
+            // (ASYNC-02, ASYNC-05 (b)); otherwise it is dropped here (prompt cancellation). A
+            // cancellation of the awaited job is not delivered: for the awaiter it would be
+            // the same as being dropped.
+            return match this.job.core().root_failure() {
+                Some(failure) => Poll::Ready(Err(failure)),
+                None => Poll::Pending,
+            };
         }
         match this.join.poll_completion(cx) {
             Poll::Ready(()) => Poll::Ready(this.take_result()),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                // If this coroutine is cancelled while waiting here, it must be polled once
+                // more to receive the awaited job's failure (see above) instead of being
+                // dropped unpolled.
+                current::poll_on_cancel();
+                Poll::Pending
+            }
         }
     }
 }

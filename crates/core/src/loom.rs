@@ -9,7 +9,9 @@ pub(crate) mod sync {
     pub(crate) use std::sync::{Mutex, MutexGuard};
 
     pub(crate) mod atomic {
-        pub(crate) use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+        pub(crate) use std::sync::atomic::{
+            AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+        };
     }
 
     /// Locks `mutex`, ignoring poisoning: core never panics while holding one of its locks (user
@@ -26,7 +28,9 @@ pub(crate) mod sync {
     pub(crate) use loom::sync::{Mutex, MutexGuard};
 
     pub(crate) mod atomic {
-        pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+        pub(crate) use loom::sync::atomic::{
+            AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+        };
     }
 
     /// Locks `mutex` (loom's mutex does not poison).

@@ -102,6 +102,17 @@ impl<T> Slab<T> {
             })
     }
 
+    /// Removes the entries for which `pred` holds and returns them (in slot order).
+    pub(crate) fn remove_matching(&mut self, mut pred: impl FnMut(&T) -> bool) -> Vec<T> {
+        let mut removed = Vec::new();
+        for key in 0..self.slots.len() {
+            if matches!(&self.slots[key], Slot::Occupied(value) if pred(value)) {
+                removed.extend(self.remove(key));
+            }
+        }
+        removed
+    }
+
     /// Removes every entry and gives the memory back.
     pub(crate) fn drain_all(&mut self) -> impl Iterator<Item = T> {
         self.inner
@@ -132,6 +143,20 @@ mod tests {
         assert_eq!(slab.iter().copied().collect::<Vec<_>>(), vec!["c", "b"]);
         assert_eq!(slab.remove(b), Some("b"));
         assert_eq!(slab.drain_all().collect::<Vec<_>>(), vec!["c"]);
+        assert!(slab.is_empty());
+    }
+
+    #[test]
+    fn remove_matching_keeps_the_others_and_frees_keys() {
+        let mut slab = Slab::new();
+        let keys: Vec<usize> = (0..6).map(|i| slab.insert(i)).collect();
+        assert_eq!(slab.remove_matching(|v| v % 2 == 0), vec![0, 2, 4]);
+        assert_eq!(slab.iter().copied().collect::<Vec<_>>(), vec![1, 3, 5]);
+        assert_eq!(slab.get_mut(keys[1]).copied(), Some(1));
+        assert_eq!(slab.get_mut(keys[2]), None);
+        let reused = slab.insert(9);
+        assert!([keys[0], keys[2], keys[4]].contains(&reused));
+        assert_eq!(slab.remove_matching(|_| true).len(), 4);
         assert!(slab.is_empty());
     }
 }

@@ -9,11 +9,11 @@
 //! dispatch to it any more.
 
 use std::fmt;
-use std::ops::Deref;
+use std::ops::{Add, Deref};
 use std::sync::Arc;
 use std::time::Duration;
 
-use corral_core::{Dispatch, Dispatcher, Runnable, TaskMode};
+use corral_core::{Context, Dispatch, Dispatcher, Runnable, TaskMode};
 use corral_scheduler::CoroutineScheduler;
 
 use crate::scheduler_dispatcher::SchedulerDispatch;
@@ -121,6 +121,30 @@ impl From<ExecutorDispatcher> for Dispatcher {
 impl From<&ExecutorDispatcher> for Dispatcher {
     fn from(executor: &ExecutorDispatcher) -> Dispatcher {
         executor.dispatcher.clone()
+    }
+}
+
+/// An executor is a context element like its dispatcher (Kotlin: an
+/// `ExecutorCoroutineDispatcher` is a `CoroutineContext`), so `with_context(pool.clone(), ..)`
+/// and `launch_with(&pool, ..)` work as they do with a [`Dispatcher`].
+impl From<ExecutorDispatcher> for Context {
+    fn from(executor: ExecutorDispatcher) -> Context {
+        Context::from(executor.dispatcher)
+    }
+}
+
+impl From<&ExecutorDispatcher> for Context {
+    fn from(executor: &ExecutorDispatcher) -> Context {
+        Context::from(executor.dispatcher.clone())
+    }
+}
+
+/// `pool + CoroutineName::new("x")`, the right side winning per key.
+impl<T: Into<Context>> Add<T> for ExecutorDispatcher {
+    type Output = Context;
+
+    fn add(self, right: T) -> Context {
+        Context::from(self) + right
     }
 }
 

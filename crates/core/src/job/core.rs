@@ -197,6 +197,10 @@ pub(crate) enum CompletionEntry {
     Handler(CompletionHandler),
     /// A waiter (`join`, `await`, a scope frame waiting for its children): woken.
     Waker(Waker),
+    /// A user handler from `invoke_on_cancelling` (kotlinx `invokeOnCompletion(onCancelling =
+    /// true)`): taken out and run with the cause as soon as the job starts cancelling; still
+    /// here at a normal completion, where it runs with `None` like a `Handler`.
+    CancellingHandler(CompletionHandler),
 }
 
 /// The work to do after a job reached its final state; produced under the lock by
@@ -294,7 +298,17 @@ impl JobCore {
     pub(crate) fn cancellation_cause(&self) -> Option<JobError> {
         let inner = lock(&self.inner);
         match inner.state {
-            JobState::Cancelling | JobState::Cancelled => Some(match inner.failures.first() {
+            // Final: `take_finalization` moved the failures into `final_error`, so the cause is
+            // read from there (kotlinx `getCancellationException` of a completed-exceptionally
+            // job: the failure wrapped in a cancellation; JOB-11 (c)).
+            JobState::Cancelled => Some(match &inner.final_error {
+                Some(error) if error.is_failure() => {
+                    JobError::cancelled_by("Job was cancelled", error.clone())
+                }
+                Some(error) => error.clone(),
+                None => JobError::cancelled("Job was cancelled"),
+            }),
+            JobState::Cancelling => Some(match inner.failures.first() {
                 Some(failure) => JobError::cancelled_by("Job is cancelling", failure.clone()),
                 None => inner
                     .first_cancellation
@@ -302,6 +316,18 @@ impl JobCore {
                     .unwrap_or_else(|| JobError::cancelled("Job was cancelled")),
             }),
             JobState::Completed => Some(JobError::cancelled("Job has completed")),
+            _ => None,
+        }
+    }
+
+    /// The failure (not a cancellation) this job is failing with (Cancelling) or failed with
+    /// (Cancelled); `None` otherwise (kotlinx `Finishing.rootCause` / `CompletedExceptionally`
+    /// of an awaited job, restricted to failures).
+    pub(crate) fn root_failure(&self) -> Option<JobError> {
+        let inner = lock(&self.inner);
+        match inner.state {
+            JobState::Cancelling => inner.failures.first().cloned(),
+            JobState::Cancelled => inner.final_error.clone().filter(JobError::is_failure),
             _ => None,
         }
     }
@@ -393,6 +419,7 @@ impl JobCore {
         let first_failure;
         let children: Vec<Job>;
         let mut body_to_drop = false;
+        let mut started_cancelling = false;
         match inner.state {
             JobState::Completed | JobState::Cancelled => return,
             JobState::Cancelling => {
@@ -400,6 +427,7 @@ impl JobCore {
                 children = Vec::new();
             }
             JobState::New | JobState::Active | JobState::Completing => {
+                started_cancelling = true;
                 let was_new = inner.state == JobState::New;
                 first_failure = Self::record(&mut inner, &error);
                 self.set_state(&mut inner, JobState::Cancelling);
@@ -425,12 +453,34 @@ impl JobCore {
         } else {
             None
         };
+        // The job starts cancelling now: its on-cancelling handlers leave the completion entries
+        // (so finalization does not run them again) and run below with the cause.
+        let cancelling_handlers = if started_cancelling {
+            inner
+                .completion
+                .take_matching(|entry| matches!(entry, CompletionEntry::CancellingHandler(_)))
+        } else {
+            Vec::new()
+        };
         let finalization = self.take_finalization(&mut inner);
         drop(inner);
 
         if let Some(cause) = cause_for_children {
             for child in &children {
                 child.cancel_with(cause.clone());
+            }
+        }
+        // kotlinx `notifyCancelling`: children first, then the on-cancelling handlers in
+        // registration order, then the parent.
+        let mut handler_panics = Vec::new();
+        for entry in cancelling_handlers {
+            if let CompletionEntry::CancellingHandler(handler) = entry {
+                let cause = &error;
+                if let Err(payload) =
+                    panic::catch_unwind(AssertUnwindSafe(move || handler(Some(cause))))
+                {
+                    handler_panics.push(payload);
+                }
             }
         }
         if let Some(parent) = parent {
@@ -441,6 +491,9 @@ impl JobCore {
         }
         if let Some(work) = finalization {
             self.run_finalization(this, work);
+        }
+        if !handler_panics.is_empty() {
+            this.node().completion_handlers_panicked(handler_panics);
         }
     }
 
@@ -524,6 +577,30 @@ impl JobCore {
             return Err(entry);
         }
         Ok(inner.completion.insert(entry))
+    }
+
+    /// Registers an on-cancelling handler, or gives it back with the error to run it with at
+    /// once: the root cause if the job is already cancelling (the first failure, else the first
+    /// cancellation), the final error if it is final.
+    pub(crate) fn register_cancelling(
+        &self,
+        handler: CompletionHandler,
+    ) -> Result<usize, (CompletionHandler, Option<JobError>)> {
+        let mut inner = lock(&self.inner);
+        match inner.state {
+            JobState::Cancelling => {
+                let cause = inner
+                    .failures
+                    .first()
+                    .or(inner.first_cancellation.as_ref())
+                    .cloned();
+                Err((handler, cause))
+            }
+            JobState::Cancelled | JobState::Completed => Err((handler, inner.final_error.clone())),
+            JobState::New | JobState::Active | JobState::Completing => Ok(inner
+                .completion
+                .insert(CompletionEntry::CancellingHandler(handler))),
+        }
     }
 
     /// Replaces the waker of a registered waiter (re-poll of a join). Returns `false` if the
@@ -610,7 +687,9 @@ impl JobCore {
         for entry in entries {
             match entry {
                 CompletionEntry::Waker(waker) => waker.wake(),
-                CompletionEntry::Handler(handler) => {
+                // An on-cancelling handler still registered here: the job was never
+                // cancelled (else `cancel` took it out), so it runs with `None`.
+                CompletionEntry::Handler(handler) | CompletionEntry::CancellingHandler(handler) => {
                     let error = final_error.as_ref();
                     if let Err(payload) =
                         panic::catch_unwind(AssertUnwindSafe(move || handler(error)))

@@ -54,6 +54,19 @@ impl Entries {
         }
     }
 
+    /// Takes the entries for which `pred` holds, in registration order; the others stay.
+    pub(crate) fn take_matching(
+        &mut self,
+        mut pred: impl FnMut(&CompletionEntry) -> bool,
+    ) -> Vec<CompletionEntry> {
+        let mut taken: Vec<(u64, CompletionEntry)> = self.spilled.remove_matching(|(_, e)| pred(e));
+        if self.inline.as_ref().is_some_and(|(_, e)| pred(e)) {
+            taken.extend(self.inline.take());
+        }
+        taken.sort_unstable_by_key(|(sequence, _)| *sequence);
+        taken.into_iter().map(|(_, entry)| entry).collect()
+    }
+
     /// Takes every entry, in registration order.
     pub(crate) fn drain_in_order(&mut self) -> Vec<CompletionEntry> {
         let mut all: Vec<(u64, CompletionEntry)> = self.spilled.drain_all().collect();

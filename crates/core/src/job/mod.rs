@@ -242,7 +242,29 @@ impl Job {
                 handler(error.as_ref());
                 CompletionHandle { job: None, key: 0 }
             }
-            Err(CompletionEntry::Waker(_)) => unreachable!("registered a handler"),
+            Err(_) => unreachable!("registered a handler"),
+        }
+    }
+
+    /// Kotlin `invokeOnCompletion(onCancelling = true)`: runs `handler` once, as soon as the job
+    /// starts cancelling (or failing), with the cause, synchronously on the thread that cancels
+    /// it and before the job waits for its body and children; or with `None` when the job
+    /// completes normally without ever being cancelled. Registered on a job that is already
+    /// cancelling or final, it runs at once on the calling thread (with the root cause, or the
+    /// final error).
+    pub fn invoke_on_cancelling(
+        &self,
+        handler: impl FnOnce(Option<&JobError>) + Send + 'static,
+    ) -> CompletionHandle {
+        match self.core().register_cancelling(Box::new(handler)) {
+            Ok(key) => CompletionHandle {
+                job: Some(self.clone()),
+                key,
+            },
+            Err((handler, cause)) => {
+                handler(cause.as_ref());
+                CompletionHandle { job: None, key: 0 }
+            }
         }
     }
 }

@@ -18,7 +18,9 @@
 //! 1. first run: if the job is already cancelled and the start is not Atomic, drops the
 //!    closure without calling it; otherwise calls it and polls the future;
 //! 2. later runs: if the job is cancelled and unshielded, drops the future (the coroutine was
-//!    woken to be dropped, on its own dispatcher); otherwise polls it;
+//!    woken to be dropped, on its own dispatcher) unless its last suspension point asked to
+//!    see the cancellation (`current::poll_on_cancel`, an awaited `Deferred`); otherwise polls
+//!    it;
 //! 3. after a `Pending` poll, drops the future if the job is cancelled and unshielded (every
 //!    suspension is a cancellation point); otherwise releases `RUNNING` and re-dispatches if it
 //!    was woken meanwhile;
@@ -218,7 +220,11 @@ impl<B: Body> Task<B> {
                         return Some((BodyOutcome::Failed(JobError::from_panic(payload)), None))
                     }
                 }
-            } else if frame.must_drop() {
+            } else if !self.shields.take_poll_on_cancel() && frame.must_drop() {
+                // Woken to be dropped. Unless the suspension point asked to see the
+                // cancellation (`current::poll_on_cancel`: a `Deferred` whose failure is
+                // delivered even to a cancelled awaiter, ASYNC-02 / ASYNC-05 (b)); then the
+                // future is polled once more and dropped after that poll if still pending.
                 return Some((drop_stage(stage), None));
             }
             let Stage::Running(future) = stage else {
