@@ -105,8 +105,12 @@ impl<T> Slab<T> {
     /// Removes the entries for which `pred` holds and returns them (in slot order).
     pub(crate) fn remove_matching(&mut self, mut pred: impl FnMut(&T) -> bool) -> Vec<T> {
         let mut removed = Vec::new();
-        for key in 0..self.slots.len() {
-            if matches!(&self.slots[key], Slot::Occupied(value) if pred(value)) {
+        let slots = self.inner.as_ref().map_or(0, |inner| inner.slots.len());
+        for key in 0..slots {
+            let matched = self.inner.as_ref().is_some_and(
+                |inner| matches!(&inner.slots[key], Slot::Occupied(value) if pred(value)),
+            );
+            if matched {
                 removed.extend(self.remove(key));
             }
         }

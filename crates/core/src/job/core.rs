@@ -164,6 +164,7 @@ struct JobInner {
 /// A job's failures in arrival order. Boxed: most jobs never fail, and the empty list is one
 /// null pointer in every coroutine instead of a 24-byte vector.
 #[derive(Default)]
+#[allow(clippy::box_collection)] // deliberate: 8 bytes per job instead of 24, see above
 struct Failures(Option<Box<Vec<JobError>>>);
 
 impl Failures {
