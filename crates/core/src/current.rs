@@ -23,6 +23,7 @@
 
 use std::cell::Cell;
 use std::ptr;
+use std::task::Waker;
 
 use crate::context::Context;
 use crate::error::JobError;
@@ -44,7 +45,11 @@ pub(crate) struct Frame {
 
 /// How `yield_now` tells the running task to re-dispatch itself fairly.
 pub(crate) trait YieldRequest {
-    fn request_yield(&self);
+    /// Marks the owed re-run as fair. If `waker` is the task's own waker, also records the wake
+    /// itself (one atomic operation instead of two) and returns `true`: the caller must then
+    /// not wake `waker`. With any other waker (a combinator's), returns `false` and the caller
+    /// wakes it as usual.
+    fn request_yield(&self, waker: &Waker) -> bool;
 }
 
 thread_local! {
@@ -306,20 +311,23 @@ pub fn ensure_active() -> Result<(), JobError> {
     with_frame(|frame| frame.map_or(Ok(()), |frame| unsafe { &*frame.job }.ensure_active()))
 }
 
-/// Asks the current task to re-dispatch fairly after this poll (used by `yield_now`).
-/// Returns `false` outside a task.
-pub(crate) fn request_yield() -> bool {
-    with_frame(|frame| match frame {
+/// Asks the current task to re-dispatch fairly after this poll (used by `yield_now`), then
+/// wakes `waker` unless the task recorded the wake itself (see [`YieldRequest`]). Outside a
+/// task it only wakes `waker`.
+pub(crate) fn request_yield(waker: &Waker) {
+    let woken = with_frame(|frame| match frame {
         Some(Frame {
             yield_flag: Some(flag),
             ..
         }) => {
             // SAFETY: module docs: the task outlives the frame.
-            unsafe { &**flag }.request_yield();
-            true
+            unsafe { &**flag }.request_yield(waker)
         }
         _ => false,
-    })
+    });
+    if !woken {
+        waker.wake_by_ref();
+    }
 }
 
 /// `true` inside a coroutine whose dispatcher runs resumes in place (none, or one that needs

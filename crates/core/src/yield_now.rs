@@ -47,8 +47,7 @@ impl Future for YieldNow {
         if in_place && !trampoline::has_queued() {
             return Poll::Ready(());
         }
-        current::request_yield();
-        cx.waker().wake_by_ref();
+        current::request_yield(cx.waker());
         Poll::Pending
     }
 }

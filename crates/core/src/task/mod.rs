@@ -327,8 +327,15 @@ impl<B: Body> Wake for Task<B> {
 }
 
 impl<B: Body> YieldRequest for Task<B> {
-    fn request_yield(&self) {
-        self.state.request_yield();
+    fn request_yield(&self, waker: &Waker) -> bool {
+        // Our own waker's data pointer is this task (the std `Wake` impl on `Arc<Task<B>>`).
+        if std::ptr::eq(waker.data(), (self as *const Self).cast()) {
+            self.state.yield_wake();
+            true
+        } else {
+            self.state.request_yield();
+            false
+        }
     }
 }
 

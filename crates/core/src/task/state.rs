@@ -88,6 +88,15 @@ impl TaskState {
         self.word.fetch_or(YIELD, Ordering::Relaxed);
     }
 
+    /// `yield_now` with the task's own waker: a wake and [`request_yield`](Self::request_yield)
+    /// in one read-modify-write. Only called by the thread holding `RUNNING`, so the wake never
+    /// has to dispatch (the runner re-dispatches after the poll, in `end_run`).
+    pub(crate) fn yield_wake(&self) {
+        // AcqRel as in `wake`; the caller is the runner, so `RUNNING` is set.
+        let previous = self.word.fetch_or(SCHEDULED | YIELD, Ordering::AcqRel);
+        debug_assert!(previous & RUNNING != 0, "yield_wake outside a run");
+    }
+
     /// Claims `RUNNING` for an owed run (clears `SCHEDULED`, `YIELD`, `ATOMIC_START`).
     pub(crate) fn start_run(&self) -> StartRun {
         let mut current = self.word.load(Ordering::Acquire);
