@@ -6,7 +6,8 @@
 //! * A CPU task submitted by a worker of this pool that holds a CPU permit goes to that
 //!   worker's "run next" slot (or its ring, when `fair`); from anywhere else it goes to the
 //!   global CPU queue. Either way the submitter then calls [`Idle::notify_work`].
-//! * A blocking task is counted in the control word *before* it is published (kotlinx #3642),
+//! * A blocking task is counted in the control word *before* it is published (kotlinx #3642)
+//!   (a blocking task re-queuing itself with `fair` passes its own count on instead),
 //!   always goes to the global blocking queue (so local queues only ever hold CPU work, which
 //!   a worker without a permit must not sit on, kotlinx #3418/#4752), and, if no worker could
 //!   be woken, the pool grows by a compensating thread while fewer than `core` threads are
@@ -180,7 +181,14 @@ impl Pool {
         }
         match mode {
             TaskMode::ProbablyBlocking => {
-                self.control.add_blocking();
+                // A blocking task that re-queues itself fairly (it yields: a limited view's
+                // loop after its batch) hands its own count on instead of adding one. Counting
+                // both until it returns made every batch boundary of `Dispatchers::io()` look
+                // like 65 blocking tasks, and the compensation rule then added a thread each
+                // time: 2000 blocking IO coroutines ended on 64 + core + 10 threads and more.
+                if !(fair && worker::hand_off_blocking_count(self)) {
+                    self.control.add_blocking();
+                }
                 self.global_blocking.push(task);
                 self.reject_if_closed();
                 if !self.idle.notify_work() {

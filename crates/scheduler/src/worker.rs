@@ -68,6 +68,9 @@ struct Worker {
     has_permit: bool,
     searching: bool,
     running_blocking: bool,
+    /// The running blocking task re-queued itself and passed its blocking count on
+    /// ([`hand_off_blocking_count`]): `end_blocking` must not uncount it again.
+    blocking_handed_off: bool,
     tick: u32,
     run_next_streak: u32,
     rng: u32,
@@ -90,6 +93,7 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
             has_permit: false,
             searching: false,
             running_blocking: false,
+            blocking_handed_off: false,
             tick: 0,
             run_next_streak: 0,
             rng: seed,
@@ -148,6 +152,29 @@ fn run_task(pool: &Pool, task: Runnable) {
         tracing::error!(pool = %pool.name, thread = name, %message, "a task panicked");
         eprintln!("Exception in thread \"{name}\": {message}");
     }
+}
+
+/// Called when a blocking task is dispatched with `fair` (a yield): if the caller is a worker
+/// of `pool` running a blocking task, that task is re-queuing itself and returns right after,
+/// so its blocking count passes to the new task (once per running task). `true` if it did;
+/// the caller then does not count the new task again.
+pub(crate) fn hand_off_blocking_count(pool: &Arc<Pool>) -> bool {
+    CURRENT.with(|current| {
+        let Ok(mut current) = current.try_borrow_mut() else {
+            return false;
+        };
+        match current.as_mut() {
+            Some(worker)
+                if Arc::ptr_eq(&worker.pool, pool)
+                    && worker.running_blocking
+                    && !worker.blocking_handed_off =>
+            {
+                worker.blocking_handed_off = true;
+                true
+            }
+            _ => false,
+        }
+    })
 }
 
 /// `task` queued on the calling worker's own queue, if the caller is a worker of `pool` that
@@ -355,6 +382,9 @@ impl Worker {
 
     fn end_blocking(&mut self) {
         self.running_blocking = false;
+        if std::mem::take(&mut self.blocking_handed_off) {
+            return; // the task's count went to the task it re-queued
+        }
         self.pool.control.remove_blocking();
     }
 
