@@ -7,7 +7,8 @@
 //! An empty slab is one null pointer: most jobs never have a child nor a second completion
 //! entry, and every coroutine carries two slabs, so the header (vector, free list, length)
 //! lives in a box allocated by the first insert. That keeps a leaf coroutine at one
-//! allocation and 64 bytes smaller; a parent pays one extra allocation for its first child.
+//! allocation and 64 bytes smaller. [`InlineSlab`] keeps the first entry inline on top of
+//! that, so a job with one child or one waiter at a time allocates nothing for it.
 
 use std::mem;
 
@@ -130,6 +131,80 @@ impl<T> Slab<T> {
     }
 }
 
+/// The key of an [`InlineSlab`]'s inline entry; slab keys are indices and never reach it.
+pub(crate) const INLINE_KEY: usize = usize::MAX;
+
+/// A [`Slab`] whose first entry lives inline: most jobs have at most one child at a time (a
+/// scope function's frame, a `with_context` block, a chain of launches) and at most one
+/// completion entry (the `Deferred` or `join` waiting for them), so these cost no allocation
+/// at all; only a second live entry spills into the slab.
+#[derive(Debug)]
+pub(crate) struct InlineSlab<T> {
+    inline: Option<T>,
+    spilled: Slab<T>,
+}
+
+impl<T> InlineSlab<T> {
+    pub(crate) const fn new() -> InlineSlab<T> {
+        InlineSlab {
+            inline: None,
+            spilled: Slab::new(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.inline.is_none() && self.spilled.is_empty()
+    }
+
+    pub(crate) fn insert(&mut self, value: T) -> usize {
+        if self.inline.is_none() {
+            self.inline = Some(value);
+            INLINE_KEY
+        } else {
+            self.spilled.insert(value)
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: usize) -> Option<T> {
+        if key == INLINE_KEY {
+            self.inline.take()
+        } else {
+            self.spilled.remove(key)
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self, key: usize) -> Option<&mut T> {
+        if key == INLINE_KEY {
+            self.inline.as_mut()
+        } else {
+            self.spilled.get_mut(key)
+        }
+    }
+
+    /// The entries, the inline one first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.inline.iter().chain(self.spilled.iter())
+    }
+
+    /// Removes the entries for which `pred` holds and returns them (the inline one first).
+    pub(crate) fn remove_matching(&mut self, mut pred: impl FnMut(&T) -> bool) -> Vec<T> {
+        let mut removed = Vec::new();
+        if self.inline.as_ref().is_some_and(&mut pred) {
+            removed.extend(self.inline.take());
+        }
+        removed.extend(self.spilled.remove_matching(pred));
+        removed
+    }
+
+    /// Removes every entry (the inline one first) and gives the memory back.
+    pub(crate) fn drain_all(&mut self) -> impl Iterator<Item = T> + '_ {
+        self.inline
+            .take()
+            .into_iter()
+            .chain(self.spilled.drain_all())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Slab;
@@ -161,6 +236,25 @@ mod tests {
         let reused = slab.insert(9);
         assert!([keys[0], keys[2], keys[4]].contains(&reused));
         assert_eq!(slab.remove_matching(|_| true).len(), 4);
+        assert!(slab.is_empty());
+    }
+
+    #[test]
+    fn inline_slab_keeps_the_first_entry_inline() {
+        use super::{InlineSlab, INLINE_KEY};
+        let mut slab = InlineSlab::new();
+        assert!(slab.is_empty());
+        let a = slab.insert("a");
+        assert_eq!(a, INLINE_KEY);
+        let b = slab.insert("b");
+        assert_ne!(b, INLINE_KEY);
+        assert_eq!(slab.iter().copied().collect::<Vec<_>>(), vec!["a", "b"]);
+        assert_eq!(slab.remove(a), Some("a"));
+        assert_eq!(slab.remove(a), None);
+        assert_eq!(slab.insert("c"), INLINE_KEY, "the inline slot is reused");
+        *slab.get_mut(b).unwrap() = "B";
+        assert_eq!(slab.remove_matching(|v| *v == "c"), vec!["c"]);
+        assert_eq!(slab.drain_all().collect::<Vec<_>>(), vec!["B"]);
         assert!(slab.is_empty());
     }
 }

@@ -48,7 +48,7 @@ use crate::job::entries::Entries;
 use crate::job::Job;
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
 use crate::loom::sync::{lock, Mutex};
-use crate::slab::Slab;
+use crate::slab::InlineSlab;
 
 /// The public state of a job (the table of SEMANTICS.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -147,7 +147,7 @@ struct JobInner {
     state: JobState,
     /// The parent and our key in its children slab; taken when the job completes.
     parent: Option<(Job, usize)>,
-    children: Slab<Job>,
+    children: InlineSlab<Job>,
     /// Completion entries in registration order.
     completion: Entries,
     body_done: bool,
@@ -244,7 +244,7 @@ impl JobCore {
             inner: Mutex::new(JobInner {
                 state: initial,
                 parent: None,
-                children: Slab::new(),
+                children: InlineSlab::new(),
                 completion: Entries::new(),
                 body_done: false,
                 first_cancellation: None,
