@@ -133,9 +133,25 @@ impl JobError {
     }
 
     /// A failure from a caught panic payload (`&str` and `String` payloads keep their text).
+    /// A payload that already is a [`JobError`] (rethrown with `std::panic::panic_any(error)`,
+    /// Kotlin's `throw e` of a caught exception) is returned as it is: the same error, so a
+    /// parent that already holds it does not record it twice among its `suppressed`.
+    ///
+    /// ```
+    /// use std::panic::{self, AssertUnwindSafe};
+    ///
+    /// use corral_core::JobError;
+    ///
+    /// let original = JobError::failure("TE");
+    /// let rethrow = AssertUnwindSafe(|| panic::panic_any(original.clone()));
+    /// let payload = panic::catch_unwind(rethrow).unwrap_err();
+    /// assert!(JobError::from_panic(payload).same_as(&original));
+    /// ```
     pub fn from_panic(payload: Box<dyn Any + Send>) -> JobError {
-        let message = panic_message(&*payload);
-        JobError::failed(message, None)
+        match payload.downcast::<JobError>() {
+            Ok(error) => *error,
+            Err(payload) => JobError::failed(panic_message(&*payload), None),
+        }
     }
 
     /// A failure from an error value (an `Err` returned by a `try_launch` body). An error that
