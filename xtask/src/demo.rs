@@ -81,7 +81,7 @@ peak concurrency and the thread names: IO is bounded by its parallelism limit, a
         heading: "100 000 coroutines each delay(1 s)",
         notice: "\
 delay suspends without holding a thread, so all 100 000 coroutines finish in about a second
-on a handful of threads. Note the memory per coroutine.",
+on a handful of threads. Note the live heap bytes per sleeping coroutine.",
     },
 ];
 

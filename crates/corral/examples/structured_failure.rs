@@ -6,6 +6,9 @@ use std::time::Duration;
 use corral::prelude::*;
 
 fn main() -> Result<(), JobError> {
+    // The panics below are deliberate, and corral reports each one itself (as an `Err` or to
+    // the handler), so the standard hook's message and backtrace would only be noise here.
+    std::panic::set_hook(Box::new(|_| {}));
     // The default handler would print panics of supervised children; show them ourselves.
     let handler = CoroutineExceptionHandler::new(|ctx, error| {
         println!(
