@@ -42,6 +42,12 @@
 //! Sizes fit a 2-core CI machine in a debug build; set `CORRAL_STRESS_LONG` (any value) to
 //! multiply them by 10 for a long soak. The randomised tests print their seed; set
 //! `CORRAL_STRESS_SEED` to replay the same plan (thread timing, of course, differs).
+//!
+//! Not run under Miri (the whole file is `cfg(not(miri))`): tens of thousands of tasks on
+//! real threads with wall-clock deadlines would take hours in its interpreter. The unsafe code
+//! they drive (the local ring, the run-next slot) is checked under Miri by the unit tests in
+//! `src/`, and its interleavings by the loom models.
+#![cfg(not(miri))]
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
