@@ -36,6 +36,13 @@ impl Entries {
         self.slots.remove(key).map(|(_, entry)| entry)
     }
 
+    /// Whether an `invoke_on_cancelling` handler is registered.
+    pub(crate) fn has_cancelling_handlers(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|(_, entry)| matches!(entry, CompletionEntry::CancellingHandler(_)))
+    }
+
     /// Takes the entries for which `pred` holds, in registration order; the others stay.
     pub(crate) fn take_matching(
         &mut self,
