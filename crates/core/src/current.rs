@@ -23,12 +23,13 @@
 
 use std::cell::Cell;
 use std::ptr;
-use std::task::Waker;
+use std::task::{Poll, Waker};
 
 use crate::context::Context;
 use crate::error::JobError;
 use crate::job::Job;
 use crate::loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use crate::trampoline;
 
 /// One coroutine frame; see the module docs.
 pub(crate) struct Frame {
@@ -311,33 +312,39 @@ pub fn ensure_active() -> Result<(), JobError> {
     with_frame(|frame| frame.map_or(Ok(()), |frame| unsafe { &*frame.job }.ensure_active()))
 }
 
-/// Asks the current task to re-dispatch fairly after this poll (used by `yield_now`), then
-/// wakes `waker` unless the task recorded the wake itself (see [`YieldRequest`]). Outside a
-/// task it only wakes `waker`.
-pub(crate) fn request_yield(waker: &Waker) {
-    let woken = with_frame(|frame| match frame {
-        Some(Frame {
-            yield_flag: Some(flag),
-            ..
-        }) => {
-            // SAFETY: module docs: the task outlives the frame.
-            unsafe { &**flag }.request_yield(waker)
-        }
-        _ => false,
-    });
-    if !woken {
-        waker.wake_by_ref();
-    }
-}
-
-/// `true` inside a coroutine whose dispatcher runs resumes in place (none, or one that needs
-/// no dispatch); `false` outside coroutines.
-pub(crate) fn current_dispatcher_in_place() -> bool {
+/// `yield_now`'s poll, looking at the current frame once (it runs once per yield, on the
+/// hottest path there is): a cancelled coroutine stays pending (and is dropped there); a
+/// first poll asks the task to re-dispatch fairly and wakes it, unless the coroutine resumes
+/// in place with no in-place work queued; a second poll completes. Outside coroutines it
+/// yields once to whoever polls it.
+pub(crate) fn poll_yield(yielded: &mut bool, waker: &Waker) -> Poll<()> {
     with_frame(|frame| {
-        frame.is_some_and(|frame| {
-            // SAFETY: module docs.
-            let context = unsafe { &*frame.context };
-            context.dispatcher().is_none_or(|d| !d.is_dispatch_needed())
-        })
+        let Some(frame) = frame else {
+            if std::mem::replace(yielded, true) {
+                return Poll::Ready(());
+            }
+            waker.wake_by_ref();
+            return Poll::Pending;
+        };
+        if frame.cancellation_requested() {
+            return Poll::Pending;
+        }
+        if std::mem::replace(yielded, true) {
+            return Poll::Ready(());
+        }
+        // SAFETY: module docs: the context outlives the frame.
+        let context = unsafe { &*frame.context };
+        let in_place = context.dispatcher().is_none_or(|d| !d.is_dispatch_needed());
+        if in_place && !trampoline::has_queued() {
+            return Poll::Ready(());
+        }
+        // SAFETY: module docs: the task outlives the frame.
+        let woken = frame
+            .yield_flag
+            .is_some_and(|flag| unsafe { &*flag }.request_yield(waker));
+        if !woken {
+            waker.wake_by_ref();
+        }
+        Poll::Pending
     })
 }

@@ -5,7 +5,6 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::current;
-use crate::trampoline;
 
 /// Checks for cancellation (a cancelled coroutine is dropped here), then re-dispatches the
 /// coroutine FIFO behind the work already queued on its dispatcher. On an in-place dispatcher
@@ -36,18 +35,6 @@ impl Future for YieldNow {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
-        if current::cancellation_requested() {
-            return Poll::Pending;
-        }
-        if self.yielded {
-            return Poll::Ready(());
-        }
-        self.yielded = true;
-        let in_place = current::current_dispatcher_in_place();
-        if in_place && !trampoline::has_queued() {
-            return Poll::Ready(());
-        }
-        current::request_yield(cx.waker());
-        Poll::Pending
+        current::poll_yield(&mut self.yielded, cx.waker())
     }
 }
