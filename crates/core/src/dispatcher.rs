@@ -135,6 +135,16 @@ impl Dispatcher {
         }
     }
 
+    /// The implementation, if this handle was made by [`Dispatcher::from_static`]: it can
+    /// never be freed, so a caller may keep using it after giving away whatever kept the handle
+    /// alive (the task moving its own reference into the runnable it dispatches).
+    pub(crate) fn as_static(&self) -> Option<&'static dyn Dispatch> {
+        match &self.inner {
+            Handle::Static(dispatch) => Some(*dispatch),
+            Handle::Shared(_) => None,
+        }
+    }
+
     /// The implementation behind this handle.
     pub fn as_dispatch(&self) -> &dyn Dispatch {
         match &self.inner {
