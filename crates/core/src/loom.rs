@@ -6,7 +6,8 @@
 
 #[cfg(not(corral_loom))]
 pub(crate) mod sync {
-    pub(crate) use std::sync::{Mutex, MutexGuard};
+    // Job state is guarded by a spin-then-yield lock, not `std::sync::Mutex`: see `spin_lock`.
+    pub(crate) use crate::spin_lock::{SpinLock as Mutex, SpinLockGuard as MutexGuard};
 
     pub(crate) mod atomic {
         pub(crate) use std::sync::atomic::{
@@ -14,12 +15,10 @@ pub(crate) mod sync {
         };
     }
 
-    /// Locks `mutex`, ignoring poisoning: core never panics while holding one of its locks (user
-    /// code runs outside them), so a poisoned lock still guards consistent data.
+    /// Locks `mutex`. The lock does not poison: core never panics while holding one of its
+    /// locks (user code runs outside them), so the data stays consistent.
     pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-        mutex
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        mutex.lock()
     }
 }
 

@@ -5,4 +5,5 @@
 compile_error!("the loom models need debug assertions: add `-C debug-assertions` to RUSTFLAGS");
 
 mod loom_job_tree;
+mod loom_spin_lock;
 mod loom_task_state;
