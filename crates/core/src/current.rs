@@ -26,6 +26,7 @@ use std::ptr;
 use std::task::{Poll, Waker};
 
 use crate::context::Context;
+use crate::dispatcher::Dispatcher;
 use crate::error::JobError;
 use crate::job::Job;
 use crate::loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -41,6 +42,11 @@ pub(crate) struct Frame {
     pub(crate) watch_base: u32,
     /// Set by `yield_now` in the task that owns this frame (null outside tasks).
     pub(crate) yield_flag: Option<*const dyn YieldRequest>,
+    /// Where this frame's code actually runs, when that is not its context's dispatcher (null
+    /// otherwise). The root of `run_blocking_with(D, ..)` runs on the calling thread's event
+    /// loop while its context names `D` for its children; nested frames run wherever their
+    /// enclosing frame runs. `with_context` needs this to know whether it may skip dispatching.
+    runs_on: *const Dispatcher,
     prev: Cell<*const Frame>,
 }
 
@@ -75,6 +81,7 @@ impl Frame {
         shields: &Shields,
         bases: ShieldBases,
         yield_flag: Option<*const dyn YieldRequest>,
+        runs_on: Option<&Dispatcher>,
     ) -> Frame {
         Frame {
             job,
@@ -83,15 +90,24 @@ impl Frame {
             hard_base: bases.hard,
             watch_base: bases.watch,
             yield_flag,
+            runs_on: runs_on.map_or(ptr::null(), |dispatcher| dispatcher as *const Dispatcher),
             prev: Cell::new(ptr::null()),
         }
     }
 
-    /// A frame nested in `self` (a scope function's), with its own job and context.
-    pub(crate) fn nested(&self, job: &Job, context: &Context, bases: ShieldBases) -> Frame {
+    /// A frame nested in `self` (a scope function's), with its own job and context. It runs in
+    /// place, so wherever `self` runs, unless `runs_on` says otherwise.
+    pub(crate) fn nested(
+        &self,
+        job: &Job,
+        context: &Context,
+        bases: ShieldBases,
+        runs_on: Option<&Dispatcher>,
+    ) -> Frame {
         // SAFETY: module docs: `shields` outlives `self`, and the nested frame is popped first.
         let shields = unsafe { &*self.shields };
-        Frame::new(job, context, shields, bases, self.yield_flag)
+        let runs_on = runs_on.or_else(|| self.runs_on());
+        Frame::new(job, context, shields, bases, self.yield_flag, runs_on)
     }
 
     /// The current shield levels, to enter a nested frame at.
@@ -107,6 +123,14 @@ impl Frame {
     fn job(&self) -> &Job {
         // SAFETY: module docs: `job` outlives the frame.
         unsafe { &*self.job }
+    }
+
+    /// The dispatcher this frame's code runs on (see `runs_on`); `None` for a frame whose
+    /// context names no dispatcher (it runs in place wherever it is resumed).
+    fn runs_on(&self) -> Option<&Dispatcher> {
+        // SAFETY: module docs: the dispatcher named by `runs_on` and the context outlive the
+        // frame (both belong to whoever pushed it, which pops it first).
+        unsafe { self.runs_on.as_ref() }.or_else(|| unsafe { &*self.context }.dispatcher())
     }
 
     fn shields(&self) -> &Shields {
@@ -298,6 +322,14 @@ pub fn current_context() -> Option<Context> {
             context.clone().with_job(job.clone())
         })
     })
+}
+
+/// The dispatcher the current coroutine's code runs on right now (`None` outside coroutines
+/// and in frames that run in place). Usually its context's dispatcher; not in the root of
+/// `run_blocking_with(D, ..)`, which runs on the caller's event loop while naming `D` for its
+/// children. `with_context(D, ..)` skips dispatching only if this is `D`.
+pub fn running_dispatcher() -> Option<Dispatcher> {
+    with_frame(|frame| frame.and_then(Frame::runs_on).cloned())
 }
 
 /// `true` outside coroutines, else whether the current job is active (Kotlin `isActive`).

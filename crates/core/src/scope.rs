@@ -31,6 +31,7 @@ use pin_project_lite::pin_project;
 
 use crate::context::{Context, JobElement};
 use crate::current::{self, Frame, ShieldBases, ShieldGuard, ShieldKind, Shields};
+use crate::dispatcher::Dispatcher;
 use crate::error::JobError;
 use crate::handler;
 use crate::job::core::{BodyOutcome, JobCore, JobKind, JobState};
@@ -54,9 +55,39 @@ where
     F: FnOnce(Context) -> Fut,
     Fut: Future,
 {
+    scoped_frame(context, None, kind, block)
+}
+
+/// [`scoped`] for a block that runs on `runs_on` while its context names another dispatcher
+/// for the coroutines it launches: the root of `run_blocking_with(D, ..)`, polled by the
+/// calling thread's event loop (see [`running_dispatcher`](crate::running_dispatcher)).
+pub fn scoped_on<F, Fut>(
+    context: Context,
+    runs_on: Dispatcher,
+    kind: ScopeKind,
+    block: F,
+) -> Scoped<F, Fut>
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: Future,
+{
+    scoped_frame(context, Some(runs_on), kind, block)
+}
+
+fn scoped_frame<F, Fut>(
+    context: Context,
+    runs_on: Option<Dispatcher>,
+    kind: ScopeKind,
+    block: F,
+) -> Scoped<F, Fut>
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: Future,
+{
     Scoped {
         block: Some(block),
         context,
+        runs_on,
         kind,
         job: None,
         own_shields: Shields::new(),
@@ -74,6 +105,8 @@ pin_project! {
     pub struct Scoped<F, Fut: Future> {
         block: Option<F>,
         context: Context,
+        // Where the block runs when that is not the context's dispatcher (see `scoped_on`).
+        runs_on: Option<Dispatcher>,
         kind: ScopeKind,
         job: Option<(Job, Arc<ScopeJob>)>,
         // Used as the frame's counters when the scope is polled outside any coroutine.
@@ -129,9 +162,10 @@ where
             node.set_waker(cx.waker());
             let block_context = this.context.clone().without_job();
             let own_shields: &Shields = this.own_shields;
+            let runs_on = this.runs_on.as_ref();
             let frame = current::with_frame(|outer| match outer {
-                Some(outer) => outer.nested(job, &block_context, *this.bases),
-                None => Frame::new(job, &block_context, own_shields, *this.bases, None),
+                Some(outer) => outer.nested(job, &block_context, *this.bases, runs_on),
+                None => Frame::new(job, &block_context, own_shields, *this.bases, None, runs_on),
             });
             let result = {
                 let _guard = current::enter(&frame);

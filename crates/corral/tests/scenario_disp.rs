@@ -153,11 +153,10 @@ fn disp_01d_run_blocking_on_single_thread_context() {
 
 /// DISP-01 (d), the closest sound reading of "the block runs on `name`": code in the root of
 /// `run_blocking_with(single)` that asks for `with_context(single)` should get that thread.
-/// It does not: the root's context names `single` (so children inherit it), `with_context`
-/// sees the same dispatcher and takes its no-dispatch shortcut (WCTX-02), and the block runs
-/// on the calling thread, which is not `single`'s.
+/// The root's context names `single` (so children inherit it) but the root runs on the
+/// calling thread's loop, so `with_context` must not take its no-dispatch shortcut (WCTX-02)
+/// there: it compares with the dispatcher the caller runs on (`running_dispatcher`).
 #[test]
-#[ignore = "BUG: with_context(D) in the root of run_blocking_with(D) runs in place on the caller thread, not on D"]
 fn disp_01d_with_context_same_dispatcher_from_root_runs_on_its_thread() {
     let _serial = serial();
     let name = "disp-01d-same";

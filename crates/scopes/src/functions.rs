@@ -17,8 +17,8 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use corral_core::{
-    async_scoped, current_context, is_active, scoped, yield_now, Context, CoroutineStart, JobError,
-    NonCancellable, ScopeKind,
+    async_scoped, current_context, is_active, running_dispatcher, scoped, yield_now, Context,
+    CoroutineStart, JobError, NonCancellable, ScopeKind,
 };
 use corral_dispatchers::{schedule_timeout, TimeoutHandle};
 use pin_project_lite::pin_project;
@@ -96,7 +96,9 @@ where
     let caller = caller_context();
     let combined = caller.clone() + context.into();
     combined.ensure_active()?;
-    let same_dispatcher = match (caller.dispatcher(), combined.dispatcher()) {
+    // Compared with where the caller runs, not with the dispatcher its context names: the root
+    // of `run_blocking_with(D, ..)` names `D` but runs on the caller's loop (DISP-01 (d)).
+    let same_dispatcher = match (running_dispatcher(), combined.dispatcher()) {
         (Some(a), Some(b)) => a.same_as(b),
         (None, None) => true,
         _ => false,

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
-use corral_core::{scoped, Context, Dispatcher, JobError, Runnable, ScopeKind};
+use corral_core::{scoped_on, Context, Dispatcher, JobError, Runnable, ScopeKind};
 use corral_dispatchers::EventLoop;
 
 use crate::scope::CoroutineScope;
@@ -80,9 +80,15 @@ where
 {
     context.ensure_active()?;
     let context = context.or_dispatcher(|| event_loop.dispatcher());
-    let mut root = pin!(scoped(context, ScopeKind::Coroutine, move |ctx| {
-        block(CoroutineScope::from_context(ctx))
-    }));
+    // The root runs here, on this thread's loop, whatever dispatcher its context names for
+    // the coroutines it launches.
+    let runs_on = event_loop.dispatcher();
+    let mut root = pin!(scoped_on(
+        context,
+        runs_on,
+        ScopeKind::Coroutine,
+        move |ctx| { block(CoroutineScope::from_context(ctx)) }
+    ));
     let root_waker = Arc::new(RootWaker {
         loop_dispatcher: event_loop.dispatcher(),
         turn: Arc::new(AtomicBool::new(false)),

@@ -179,6 +179,7 @@ impl<B: Body> Task<B> {
                 &self.shields,
                 ShieldBases::default(),
                 Some(yield_flag),
+                None, // a task runs on its context's dispatcher
             );
             let _guard = current::enter(&frame);
             self.step(job, atomic_start, &frame)
