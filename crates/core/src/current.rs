@@ -128,9 +128,11 @@ impl Frame {
     /// The dispatcher this frame's code runs on (see `runs_on`); `None` for a frame whose
     /// context names no dispatcher (it runs in place wherever it is resumed).
     fn runs_on(&self) -> Option<&Dispatcher> {
-        // SAFETY: module docs: the dispatcher named by `runs_on` and the context outlive the
-        // frame (both belong to whoever pushed it, which pops it first).
-        unsafe { self.runs_on.as_ref() }.or_else(|| unsafe { &*self.context }.dispatcher())
+        // Both pointers belong to whoever pushed the frame, which pops it first (module docs).
+        // SAFETY: `runs_on` is null or points at a dispatcher that outlives the frame.
+        let runs_on = unsafe { self.runs_on.as_ref() };
+        // SAFETY: the context outlives the frame (module docs).
+        runs_on.or_else(|| unsafe { &*self.context }.dispatcher())
     }
 
     fn shields(&self) -> &Shields {
@@ -370,10 +372,10 @@ pub(crate) fn poll_yield(yielded: &mut bool, waker: &Waker) -> Poll<()> {
         if in_place && !trampoline::has_queued() {
             return Poll::Ready(());
         }
-        // SAFETY: module docs: the task outlives the frame.
-        let woken = frame
-            .yield_flag
-            .is_some_and(|flag| unsafe { &*flag }.request_yield(waker));
+        let woken = frame.yield_flag.is_some_and(|flag| {
+            // SAFETY: module docs: the task outlives the frame.
+            unsafe { &*flag }.request_yield(waker)
+        });
         if !woken {
             waker.wake_by_ref();
         }

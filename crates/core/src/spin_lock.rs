@@ -101,8 +101,8 @@ impl<T> Deref for SpinLockGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: the guard exists, so this thread holds the lock and nobody else touches
-        // `value` until it is dropped (invariant 1).
+        // The guard exists, so this thread holds the lock (invariant 1).
+        // SAFETY: nobody else touches `value` until the guard is dropped.
         unsafe { &*self.lock.value.get() }
     }
 }
