@@ -57,8 +57,9 @@ impl<T> Deferred<T> {
         }
         assert!(!self.taken, "the value of this Deferred was already taken");
         self.taken = true;
-        // SAFETY: the job is final (checked by the callers with an Acquire load of its state) and
-        // this `Deferred`, which is not `Clone`, is the only owner of the output.
+        // The callers checked that the job is final (an Acquire load of its state), and this
+        // `Deferred`, which is not `Clone`, is the only owner of the output.
+        // SAFETY: so no runner writes the output any more and nobody else reads it.
         let value = unsafe { self.output.take() };
         Ok(value.expect("an async_ coroutine that completed normally stored its value"))
     }

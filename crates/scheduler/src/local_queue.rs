@@ -129,8 +129,8 @@ impl Inner {
     /// acquire load or CAS that made the claim).
     unsafe fn take(&self, position: u32) -> Runnable {
         self.buffer[(position & MASK) as usize].with(|slot| {
-            // SAFETY: by this function's contract the slot is initialised and ours alone; we
-            // move the value out once and the slot is treated as empty afterwards.
+            // The value is moved out once; the slot is treated as empty afterwards.
+            // SAFETY: by this function's contract the slot is initialised and ours alone.
             unsafe { (*slot).assume_init_read() }
         })
     }
@@ -166,8 +166,8 @@ impl Owner {
             // Only this thread writes `tail`.
             let tail = inner.tail.load(Ordering::Relaxed);
             if tail.wrapping_sub(steal) < LOCAL_QUEUE_CAPACITY as u32 {
-                // SAFETY: `tail` is outside `steal..tail` and we are the owner (`&mut self`);
-                // the release store below publishes the write to thieves.
+                // The release store below publishes the write to thieves.
+                // SAFETY: `tail` is outside `steal..tail` and we are the owner (`&mut self`).
                 unsafe { inner.put(tail, task) };
                 inner.tail.store(tail.wrapping_add(1), Ordering::Release);
                 return;
@@ -210,8 +210,8 @@ fn push_overflow(
         return Err(task);
     }
     let batch = (0..HALF).map(|offset| {
-        // SAFETY: the CAS above moved `real` past `real..real + HALF` while no thief was
-        // active, so those slots are ours and were published by our own earlier pushes.
+        // The CAS above moved `real` past `real..real + HALF` while no thief was active.
+        // SAFETY: so those slots are ours and were published by our own earlier pushes.
         unsafe { inner.take(real.wrapping_add(offset)) }
     });
     overflow.push_batch(batch.chain(std::iter::once(task)));
@@ -244,8 +244,8 @@ impl Owner {
                 Err(actual) => head = actual,
             }
         };
-        // SAFETY: the CAS moved `real` past `position`, which lies in `real..tail`: we claimed
-        // it, and it holds a task we pushed earlier.
+        // The CAS moved `real` past `position`, which lies in `real..tail`.
+        // SAFETY: so we claimed the slot, and it holds a task we pushed earlier.
         Some(unsafe { inner.take(position) })
     }
 
@@ -291,8 +291,9 @@ impl Stealer {
             return None;
         }
         let last = dst_tail.wrapping_add(count - 1);
-        // SAFETY: `steal_half` wrote `count` tasks at `dst_tail..dst_tail + count` of the
-        // destination, which its owner (us) has not published yet; the last one is ours to take.
+        // `steal_half` wrote `count` tasks at `dst_tail..dst_tail + count` of the destination,
+        // which its owner (us) has not published yet.
+        // SAFETY: so the last of them is initialised and ours to take.
         let task = unsafe { dst.take(last) };
         if count > 1 {
             dst.tail.store(last, Ordering::Release);
@@ -326,12 +327,13 @@ impl Stealer {
             }
         };
         for offset in 0..count {
-            // SAFETY: our CAS claimed `first..first + count` (it is now `steal..real`, which the
-            // owner does not overwrite and other thieves do not touch); the acquire load of
-            // `tail` ordered the owner's writes of these slots before our reads.
+            // Our CAS claimed `first..first + count` (now `steal..real`, which the owner does
+            // not overwrite and other thieves do not touch), and the acquire load of `tail`
+            // ordered the owner's writes of these slots before our reads.
+            // SAFETY: so this slot is initialised and ours alone.
             let task = unsafe { src.take(first.wrapping_add(offset)) };
-            // SAFETY: `dst_tail + offset` lies beyond the destination's published tail, in room
-            // its owner (our caller) checked is free; we publish it with the tail store later.
+            // We publish it with the tail store later.
+            // SAFETY: `dst_tail + offset` is past the published tail, in room our caller freed.
             unsafe { dst.put(dst_tail.wrapping_add(offset), task) };
         }
         // Release the claim: `steal` catches up with `real` (which the owner may have moved).
@@ -372,8 +374,8 @@ impl Drop for Inner {
         let tail = self.tail.load(Ordering::Relaxed);
         let mut position = real;
         while position != tail {
-            // SAFETY: we have `&mut self`: every slot in `real..tail` holds a task nobody else
-            // can reach any more; each is moved out (and dropped) once.
+            // Each task in `real..tail` is moved out (and dropped) once.
+            // SAFETY: with `&mut self`, nobody else can reach these slots any more.
             drop(unsafe { self.take(position) });
             position = position.wrapping_add(1);
         }

@@ -84,8 +84,8 @@ impl RunNext {
             .is_ok()
         {
             let previous = self.value.with_mut(|value| {
-                // SAFETY: we moved the slot FULL -> BUSY: it is ours and holds a value, which we
-                // replace (the acquire CAS ordered its write before this read).
+                // The acquire CAS ordered the value's write before this read.
+                // SAFETY: we moved the slot FULL -> BUSY: it is ours and holds a value.
                 unsafe { std::mem::replace(&mut *value, MaybeUninit::new(task)).assume_init() }
             });
             self.stamp.store(stamp, Ordering::Relaxed);
@@ -110,8 +110,8 @@ impl RunNext {
             return None;
         }
         let task = self.value.with_mut(|value| {
-            // SAFETY: we moved the slot FULL -> BUSY: it is ours and holds a value, which we
-            // move out once.
+            // The value is moved out once.
+            // SAFETY: we moved the slot FULL -> BUSY: it is ours and holds a value.
             unsafe { (*value).assume_init_read() }
         });
         self.state.store(EMPTY, Ordering::Release);

@@ -119,9 +119,10 @@ impl<B: Body> Task<B> {
     pub(crate) fn borrowed_job(self: &Arc<Self>) -> ManuallyDrop<Job> {
         let task: *const Task<B> = Arc::as_ptr(self);
         let node: *const dyn JobNode = task;
-        // SAFETY: `node` is the pointer of a live `Arc<Task<B>>` after an unsized coercion, which
-        // is what `Arc::from_raw` accepts; the `ManuallyDrop` never releases the reference it did
-        // not take, and it is dropped (forgotten) before `self`, which keeps the task alive.
+        // The `ManuallyDrop` never releases the reference it did not take, and it is forgotten
+        // before `self`, which keeps the task alive.
+        // `node` is a live `Arc<Task<B>>`'s pointer after an unsized coercion.
+        // SAFETY: that is what `Arc::from_raw` accepts.
         ManuallyDrop::new(Job::from_node(unsafe { Arc::from_raw(node) }))
     }
 
@@ -129,9 +130,9 @@ impl<B: Body> Task<B> {
     /// Clones made by the future (`cx.waker().clone()`) are real, counted wakers.
     fn borrowed_waker(self: &Arc<Self>) -> ManuallyDrop<Waker> {
         let task: *const Task<B> = Arc::as_ptr(self);
-        // SAFETY: `task` is the pointer of a live `Arc<Task<B>>`; the waker built from it is never
-        // dropped (so it never releases the reference it did not take) and lives only for the
-        // poll, during which `self` keeps the task alive.
+        // The waker built here is never dropped (so it never releases the reference it did not
+        // take) and lives only for the poll, during which `self` keeps the task alive.
+        // SAFETY: `task` is the pointer of a live `Arc<Task<B>>`.
         ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(task) }))
     }
 
@@ -187,9 +188,9 @@ impl<B: Body> Task<B> {
         match outcome {
             Some((outcome, output)) => {
                 if let Some(value) = output {
-                    // SAFETY: `output` is written once, by the holder of `RUNNING`, before the
-                    // job is told the body completed; the `Deferred` reads it only after the job
-                    // is final (the JobCore state's Release/Acquire orders the two).
+                    // The `Deferred` reads `output` only after the job is final, and the
+                    // JobCore state's Release/Acquire orders that read after this write.
+                    // SAFETY: written once, by the holder of `RUNNING`, before the job is told.
                     self.output.with_mut(|slot| unsafe { *slot = Some(value) });
                 }
                 self.state.complete();
@@ -276,8 +277,7 @@ impl<B: Body> Task<B> {
     /// Call only after the job reached a final state (observed with Acquire), and only from the
     /// unique owner of the output (the `Deferred`).
     pub(crate) unsafe fn take_output(&self) -> Option<B::Output> {
-        // SAFETY: the caller's contract: no runner writes `output` after the job is final, and
-        // no one else reads it.
+        // SAFETY: the caller's contract: no runner writes `output` after the job is final.
         self.output.with_mut(|slot| unsafe { (*slot).take() })
     }
 }
@@ -326,10 +326,10 @@ impl<B: Body> RunTask for Task<B> {
         match self.state.start_run() {
             StartRun::Complete => {}
             StartRun::Run { .. } => {
-                // SAFETY: `RUNNING` was just claimed by this thread.
-                let outcome = self
-                    .stage
-                    .with_mut(|stage| drop_stage(unsafe { &mut *stage }));
+                let outcome = self.stage.with_mut(|stage| {
+                    // SAFETY: `RUNNING` was just claimed by this thread.
+                    drop_stage(unsafe { &mut *stage })
+                });
                 self.state.complete();
                 job.core().body_completed(&job, outcome);
             }
