@@ -1,6 +1,6 @@
 //! Model test of the Job state machine: random trees of plain jobs (`Job::new`,
 //! `Job::new_child`, `SupervisorJob`) under random complete / cancel / fail operations, checked
-//! after every step against a plain reference model of kotlinx's rules (SEMANTICS.md):
+//! after every step against a plain reference model of kotlinx's rules (docs/semantics.md):
 //! states, final errors, parent links, children, and completion-handler calls.
 
 use std::future::Future;

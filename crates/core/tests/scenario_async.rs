@@ -1,4 +1,5 @@
-//! ASYNC scenarios of the kotlinx conformance file: `async` / `await` / `awaitAll` / `joinAll`.
+//! ASYNC scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md):
+//! `async` / `await` / `awaitAll` / `joinAll`.
 //!
 //! Mappings used throughout:
 //! * corral has no `awaitAll` / `joinAll`: `awaitAll(d1, d2, ..)` is "await each `Deferred` in

@@ -1,6 +1,6 @@
-//! EXC scenarios of the kotlinx conformance file: exception propagation, handler routing and
-//! aggregation. EXC-10 and EXC-11 (which need `with_context`) are in
-//! `crates/corral/tests/scenario_struct_exc.rs`.
+//! EXC scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md):
+//! exception propagation, handler routing and aggregation. EXC-10 and EXC-11 (which need
+//! `with_context`) are in `crates/corral/tests/scenario_struct_exc.rs`.
 
 mod support;
 

@@ -1,5 +1,5 @@
-//! JOB scenarios of the kotlinx conformance file: the Job state machine, completion handlers,
-//! completable jobs, `ensure_active`.
+//! JOB scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md): the Job
+//! state machine, completion handlers, completable jobs, `ensure_active`.
 //!
 //! corral has no `CompletableDeferred`; its rows of JOB-02, JOB-03 and JOB-10 (b)(c) are not
 //! ported (see docs/kotlin-guide.md). Where a `CompletableDeferred` row tests a rule of plain

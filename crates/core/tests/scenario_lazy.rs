@@ -1,4 +1,5 @@
-//! LAZY scenarios of the kotlinx conformance file: `CoroutineStart::Lazy`.
+//! LAZY scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md):
+//! `CoroutineStart::Lazy`.
 
 mod support;
 

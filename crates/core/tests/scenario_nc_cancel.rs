@@ -1,7 +1,7 @@
-//! CANCEL scenarios of the kotlinx conformance file: prompt cancellation of `await` and
-//! `join`, and what stays of `suspendCancellableCoroutine`'s rules in Rust (a pending future
-//! woken by hand; completion handlers that panic). The NC scenarios need `with_context` and
-//! are in `crates/corral/tests/scenario_struct_exc.rs`.
+//! CANCEL scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md):
+//! prompt cancellation of `await` and `join`, and what stays of `suspendCancellableCoroutine`'s
+//! rules in Rust (a pending future woken by hand; completion handlers that panic). The NC scenarios
+//! need `with_context` and are in `crates/corral/tests/scenario_struct_exc.rs`.
 
 mod support;
 

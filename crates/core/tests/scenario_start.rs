@@ -1,5 +1,5 @@
-//! START scenarios of the kotlinx conformance file: CoroutineStart Default, Atomic,
-//! Undispatched.
+//! START scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md):
+//! CoroutineStart Default, Atomic, Undispatched.
 
 mod support;
 

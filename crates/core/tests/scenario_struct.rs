@@ -1,6 +1,7 @@
-//! STRUCT scenarios of the kotlinx conformance file: structured concurrency (parents wait,
-//! failures go up, cancellation goes down). The scenarios that need `with_context` or
-//! `coroutine_scope` (STRUCT-05, STRUCT-09) are in `crates/corral/tests/scenario_struct_exc.rs`.
+//! STRUCT scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md):
+//! structured concurrency (parents wait, failures go up, cancellation goes down). The scenarios
+//! that need `with_context` or `coroutine_scope` (STRUCT-05, STRUCT-09) are in
+//! `crates/corral/tests/scenario_struct_exc.rs`.
 
 mod support;
 

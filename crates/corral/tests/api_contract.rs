@@ -1,5 +1,5 @@
-//! The public API contract (`design/API.md`) of the facade, exercised item by item exactly as a
-//! user writes it: `use corral::prelude::*;` and std only.
+//! The public API contract of the facade (every item `corral::prelude` and `corral::…` promise),
+//! exercised item by item exactly as a user writes it: `use corral::prelude::*;` and std only.
 //!
 //! Every test asserts behaviour (values, ordering, threads, states, messages), not only that
 //! the calls compile. Tests touching the process-wide main loop hold `MAIN_LOCK`.

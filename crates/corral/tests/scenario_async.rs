@@ -1,6 +1,6 @@
-//! ASYNC scenarios of the kotlinx conformance file that need the facade (timers,
-//! `coroutine_scope`): the delay-based variants of ASYNC-12. The others are in corral-core's
-//! `tests/scenario_async.rs`.
+//! ASYNC scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md)
+//! that need the facade (timers, `coroutine_scope`): the delay-based variants of ASYNC-12. The
+//! others are in corral-core's `tests/scenario_async.rs`.
 
 #[path = "../../core/tests/support/steps.rs"]
 mod steps;

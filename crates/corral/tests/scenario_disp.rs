@@ -1,7 +1,7 @@
-//! DISP-01 of the kotlinx conformance file (Default, IO and dedicated threads: launch, join,
-//! delay, visibility), plus the behaviours the dispatcher issue requires: Default vs IO under
-//! blocking work (timing), and `Dispatchers::main().immediate()` ordering. The IO thread bound
-//! (2000 blocking coroutines) is in `scenario_disp_threads.rs`, alone in its process, because
+//! DISP-01 of the conformance scenarios (docs/conformance.md) (Default, IO and dedicated threads:
+//! launch, join, delay, visibility), plus the behaviours the dispatcher issue requires: Default vs
+//! IO under blocking work (timing), and `Dispatchers::main().immediate()` ordering. The IO thread
+//! bound (2000 blocking coroutines) is in `scenario_disp_threads.rs`, alone in its process, because
 //! it counts the process's threads.
 //!
 //! The shared scheduler and the one main loop are process-wide, and the timing test must not

@@ -1,5 +1,5 @@
-//! LP scenarios of the kotlinx conformance file (`limited_parallelism` views: LP-01, LP-03,
-//! LP-04, LP-06, LP-08), against the facade.
+//! LP scenarios (`limited_parallelism` views: LP-01, LP-03, LP-04, LP-06, LP-08), ported from
+//! kotlinx.coroutines' own tests (index in docs/conformance.md), against the facade.
 //!
 //! The [MT] ones assert invariants only (never more than N at once, all tasks complete), plus
 //! that a view *reaches* its N (rule R11), with tasks that wait for each other under a

@@ -1,4 +1,4 @@
-//! Multi-threaded [MT] scenarios of the kotlinx conformance file that need real dispatchers
+//! Multi-threaded [MT] conformance scenarios (docs/conformance.md) that need real dispatchers
 //! (STRUCT-11, EXC-07, EXC-08a, EXC-13, ASYNC-04, CANCEL-05), and the delay-based variants of
 //! STRUCT-01 (d), NC-04 (c) and CANCEL-06, against the facade.
 

@@ -1,6 +1,6 @@
-//! RB scenarios of the kotlinx conformance file (the `run_blocking` event loop: RB-01, RB-02,
-//! RB-04, RB-05, RB-08), plus the delay ordering of TIME-01 / TIME-02 and the single-worker
-//! yield fairness of YIELD-01, against the facade.
+//! RB scenarios (the `run_blocking` event loop: RB-01, RB-02, RB-04, RB-05, RB-08), plus the
+//! delay ordering of TIME-01 / TIME-02 and the single-worker yield fairness of YIELD-01,
+//! ported from kotlinx.coroutines' own tests (index in docs/conformance.md), against the facade.
 
 #[path = "../../core/tests/support/steps.rs"]
 mod steps;

@@ -1,4 +1,5 @@
-//! SCOPE scenarios of the kotlinx conformance file, against the facade: `coroutine_scope`
+//! SCOPE scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md),
+//! against the facade: `coroutine_scope`
 //! runs in place, waits for all descendants, and returns failures instead of failing the
 //! caller.
 

@@ -1,5 +1,5 @@
-//! START-07 of the kotlinx conformance file, against the facade: start modes of Unconfined
-//! children whose parent is already cancelled (the other START scenarios need no real
+//! START-07 of the conformance scenarios (docs/conformance.md), against the facade: start modes of
+//! Unconfined children whose parent is already cancelled (the other START scenarios need no real
 //! dispatcher and live in corral-core's `scenario_start.rs`).
 
 #[path = "../../core/tests/support/steps.rs"]

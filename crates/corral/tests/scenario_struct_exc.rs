@@ -1,4 +1,5 @@
-//! STRUCT, EXC and NC scenarios of the kotlinx conformance file that need the scope functions
+//! STRUCT, EXC and NC scenarios (ported from kotlinx.coroutines' own tests; index in
+//! docs/conformance.md) that need the scope functions
 //! (`with_context`, `coroutine_scope`), against the facade: STRUCT-05, STRUCT-09, EXC-10,
 //! EXC-11, NC-01, NC-02. The others of these sections are in corral-core's
 //! `scenario_struct.rs`, `scenario_exc.rs` and `scenario_nc_cancel.rs`.

@@ -1,4 +1,5 @@
-//! SUP scenarios of the kotlinx conformance file, against the facade: `SupervisorJob` and
+//! SUP scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md),
+//! against the facade: `SupervisorJob` and
 //! `supervisor_scope`.
 
 #[path = "../../core/tests/support/steps.rs"]

@@ -1,5 +1,6 @@
-//! Timeout scenarios of the kotlinx conformance file (TIME-04, TIME-06, TIME-07, YIELD-03,
-//! RB-07), against the facade's `with_timeout` / `with_timeout_or_none`.
+//! Timeout scenarios (TIME-04, TIME-06, TIME-07, YIELD-03, RB-07), ported from kotlinx.coroutines'
+//! own tests (index in docs/conformance.md), against the facade's `with_timeout` /
+//! `with_timeout_or_none`.
 
 #[path = "../../core/tests/support/steps.rs"]
 mod steps;

@@ -1,4 +1,5 @@
-//! UNCONF scenarios of the kotlinx conformance file, against the facade: Unconfined runs a
+//! UNCONF scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md),
+//! against the facade: Unconfined runs a
 //! coroutine in place until its first suspension, queues nested in-place work behind the
 //! current frame (thread-local trampoline), and resumes on whatever thread resumes it.
 

@@ -1,4 +1,5 @@
-//! WCTX scenarios of the kotlinx conformance file, against the facade: `with_context`.
+//! WCTX scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md),
+//! against the facade: `with_context`.
 
 #[path = "../../core/tests/support/steps.rs"]
 mod steps;

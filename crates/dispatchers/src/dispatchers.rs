@@ -94,7 +94,7 @@ fn static_dispatcher(
 
 impl Dispatchers {
     /// CPU work: parallelism = the core pool size (`max(2, cores)` unless configured).
-    #[allow(clippy::should_implement_trait)] // the contract (API.md) names it `default`
+    #[allow(clippy::should_implement_trait)] // the public name, after kotlinx `Dispatchers.Default`
     pub fn default() -> Dispatcher {
         shared().default.clone()
     }

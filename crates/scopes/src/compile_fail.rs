@@ -1,5 +1,5 @@
 //! Programs the scope API must reject: the soundness half of "children that run in parallel
-//! cannot borrow from their parent" (SEMANTICS.md). Each is a `compile_fail` doctest next to
+//! cannot borrow from their parent" (docs/semantics.md). Each is a `compile_fail` doctest next to
 //! the accepted form.
 //!
 //! A launched coroutine cannot borrow from the caller's stack:
