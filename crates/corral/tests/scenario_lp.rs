@@ -2,8 +2,8 @@
 //! kotlinx.coroutines' own tests (index in docs/conformance.md), against the facade.
 //!
 //! The [MT] ones assert invariants only (never more than N at once, all tasks complete), plus
-//! that a view *reaches* its N (rule R11), with tasks that wait for each other under a
-//! deadline, so a too-small limit fails instead of hanging.
+//! that a view *reaches* its N (rule R11 of docs/conformance.md), with tasks that wait for each
+//! other under a deadline, so a too-small limit fails instead of hanging.
 
 #[path = "../../core/tests/support/steps.rs"]
 mod steps;
