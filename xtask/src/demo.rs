@@ -88,6 +88,9 @@ on a handful of threads. Note the live heap bytes per sleeping coroutine.",
 /// Where the tour's examples live, relative to the project root.
 const EXAMPLES_DIR: &str = "crates/corral/examples";
 
+/// The package holding them: the facade, published as `corral-rt` (its library is `corral`).
+const PACKAGE: &str = "corral-rt";
+
 /// Runs the tour.
 pub(crate) fn run() -> Result<(), DynError> {
     let missing = missing_examples();
@@ -100,7 +103,7 @@ pub(crate) fn run() -> Result<(), DynError> {
     }
     println!("==> building the examples");
     Cmd::cargo()
-        .args(["build", "--release", "-p", "corral", "--examples"])
+        .args(["build", "--release", "-p", PACKAGE, "--examples"])
         .run()
         .map_err(|e| format!("building the examples failed: {e}"))?;
     for (i, stop) in TOUR.iter().enumerate() {
@@ -111,7 +114,7 @@ pub(crate) fn run() -> Result<(), DynError> {
         println!();
         let start = Instant::now();
         Cmd::cargo()
-            .args(["run", "--release", "--quiet", "-p", "corral", "--example"])
+            .args(["run", "--release", "--quiet", "-p", PACKAGE, "--example"])
             .arg(stop.example)
             .run()
             .map_err(|e| format!("the tour stopped at example `{}`: {e}", stop.example))?;

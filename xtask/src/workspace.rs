@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn finds_the_facade() {
-        let facade = Package::find("corral").unwrap();
+        let facade = Package::find("corral-rt").unwrap();
         assert!(facade.dir.ends_with("crates/corral"));
     }
 }
