@@ -12,6 +12,7 @@
 mod bench;
 mod cmd;
 mod demo;
+mod package;
 mod tidy;
 mod verify;
 mod workspace;
@@ -28,11 +29,12 @@ usage: cargo xtask <command> [flags]
 commands:
   demo      the guided tour: runs corral's examples in order, explaining each
   verify    every check CI runs, in order, stopping at the first failure:
-            fmt, clippy, test, loom, miri, bench smoke
+            fmt, clippy, package, test, loom, miri, bench smoke
               --skip-loom, --skip-miri, --skip-bench   skip a step (local iteration only)
               --long                                   run the test step with CORRAL_STRESS_LONG=1
   bench     runs the benchmark binary (corral-bench) and prints where its reports are
               --quick, --filter NAME, and any other flag are passed to the binary
+  package   verify's package step alone: the published crates' metadata, files and packaging
   tidy      source checks: `//!` headers, SAFETY comments, no dbg!/todo!, no trailing spaces
   help      this text
 ";
@@ -55,6 +57,7 @@ fn try_main() -> Result<(), DynError> {
         Some("verify") => verify::run(&rest),
         Some("demo") => no_flags("demo", &rest).and_then(|()| demo::run()),
         Some("bench") => bench::run(&rest),
+        Some("package") => no_flags("package", &rest).and_then(|()| package::run()),
         Some("tidy") => no_flags("tidy", &rest).and_then(|()| tidy::run()),
         None | Some("help" | "-h" | "--help") => {
             print!("{HELP}");

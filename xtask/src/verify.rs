@@ -72,15 +72,17 @@ impl Flags {
 enum Step {
     Fmt,
     Clippy,
+    Package,
     Test,
     Loom,
     Miri,
     Bench,
 }
 
-const STEPS: [Step; 6] = [
+const STEPS: [Step; 7] = [
     Step::Fmt,
     Step::Clippy,
+    Step::Package,
     Step::Test,
     Step::Loom,
     Step::Miri,
@@ -101,6 +103,7 @@ impl Step {
         match self {
             Step::Fmt => "fmt",
             Step::Clippy => "clippy",
+            Step::Package => "package",
             Step::Test => "test",
             Step::Loom => "loom",
             Step::Miri => "miri",
@@ -128,6 +131,7 @@ impl Step {
                 ])
                 .run()
                 .map(|()| None),
+            Step::Package => crate::package::run().map(|()| None),
             Step::Test => {
                 let mut cmd = Cmd::cargo().args(["test", "--workspace"]);
                 if flags.long {
