@@ -12,6 +12,7 @@
 mod bench;
 mod cmd;
 mod demo;
+mod msrv;
 mod package;
 mod tidy;
 mod verify;
@@ -29,12 +30,13 @@ usage: cargo xtask <command> [flags]
 commands:
   demo      the guided tour: runs corral's examples in order, explaining each
   verify    every check CI runs, in order, stopping at the first failure:
-            fmt, clippy, package, test, loom, miri, bench smoke
+            fmt, clippy, package, msrv, test, loom, miri, bench smoke
               --skip-loom, --skip-miri, --skip-bench   skip a step (local iteration only)
               --long                                   run the test step with CORRAL_STRESS_LONG=1
   bench     runs the benchmark binary (corral-bench) and prints where its reports are
               --quick, --filter NAME, and any other flag are passed to the binary
   package   verify's package step alone: the published crates' metadata, files and packaging
+  msrv      verify's msrv step alone: the published crates build with the declared rust-version
   tidy      source checks: `//!` headers, SAFETY comments, no dbg!/todo!, no trailing spaces
   help      this text
 ";
@@ -58,6 +60,7 @@ fn try_main() -> Result<(), DynError> {
         Some("demo") => no_flags("demo", &rest).and_then(|()| demo::run()),
         Some("bench") => bench::run(&rest),
         Some("package") => no_flags("package", &rest).and_then(|()| package::run()),
+        Some("msrv") => no_flags("msrv", &rest).and_then(|()| msrv::run().map(drop)),
         Some("tidy") => no_flags("tidy", &rest).and_then(|()| tidy::run()),
         None | Some("help" | "-h" | "--help") => {
             print!("{HELP}");

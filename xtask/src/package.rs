@@ -49,8 +49,9 @@ const REQUIRED_FILES: [&str; 3] = ["README.md", "LICENSE-MIT", "LICENSE-APACHE"]
 
 /// A workspace member that is published.
 #[derive(Debug)]
-struct Published {
-    name: String,
+pub(crate) struct Published {
+    /// The package name, as passed to `cargo -p`.
+    pub(crate) name: String,
     manifest: PathBuf,
     /// The `[package]` table's keys (`version.workspace` counts as `version`) with their values
     /// as written on the key's line.
@@ -146,7 +147,7 @@ fn metadata_problems(krate: &Published, inherited: &BTreeMap<String, String>) ->
 }
 
 /// The workspace members that are published, in the order of `members`.
-fn published(root: &Path, workspace: &str) -> Result<Vec<Published>, DynError> {
+pub(crate) fn published(root: &Path, workspace: &str) -> Result<Vec<Published>, DynError> {
     let mut out = Vec::new();
     for member in members(workspace) {
         if member.contains('*') {
@@ -209,7 +210,7 @@ fn quoted(line: &str) -> Vec<String> {
 /// The keys of table `[name]` of a manifest, each with the rest of its line after `=`
 /// (`"workspace"` for `key.workspace = true`). A line scan, not a TOML parser: enough for the
 /// workspace's own manifests, where each key starts a line.
-fn table(manifest: &str, name: &str) -> BTreeMap<String, String> {
+pub(crate) fn table(manifest: &str, name: &str) -> BTreeMap<String, String> {
     let header = format!("[{name}]");
     let mut inside = false;
     let mut keys = BTreeMap::new();

@@ -73,16 +73,18 @@ enum Step {
     Fmt,
     Clippy,
     Package,
+    Msrv,
     Test,
     Loom,
     Miri,
     Bench,
 }
 
-const STEPS: [Step; 7] = [
+const STEPS: [Step; 8] = [
     Step::Fmt,
     Step::Clippy,
     Step::Package,
+    Step::Msrv,
     Step::Test,
     Step::Loom,
     Step::Miri,
@@ -104,6 +106,7 @@ impl Step {
             Step::Fmt => "fmt",
             Step::Clippy => "clippy",
             Step::Package => "package",
+            Step::Msrv => "msrv",
             Step::Test => "test",
             Step::Loom => "loom",
             Step::Miri => "miri",
@@ -132,6 +135,7 @@ impl Step {
                 .run()
                 .map(|()| None),
             Step::Package => crate::package::run().map(|()| None),
+            Step::Msrv => crate::msrv::run(),
             Step::Test => {
                 let mut cmd = Cmd::cargo().args(["test", "--workspace"]);
                 if flags.long {
