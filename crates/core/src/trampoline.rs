@@ -18,6 +18,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
 
+use crate::error::drop_panic_payload;
 use crate::runnable::Runnable;
 
 thread_local! {
@@ -57,7 +58,11 @@ pub fn run_in_place(runnable: Runnable) {
     let mut next = Some(runnable);
     while let Some(runnable) = next {
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| runnable.run())) {
-            first_panic.get_or_insert(payload);
+            match first_panic {
+                None => first_panic = Some(payload),
+                // Only the first is re-raised; a later payload's own drop may panic too.
+                Some(_) => drop_panic_payload(payload),
+            }
         }
         next = QUEUE.with(|queue| queue.borrow_mut().pop_front());
     }

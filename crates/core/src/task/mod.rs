@@ -321,7 +321,7 @@ impl<B: Body> RunTask for Task<B> {
     fn reject(self: Arc<Self>, error: DispatchError) {
         tracing::warn!(coroutine = self.job.id(), %error, "dispatcher rejected a coroutine");
         let job = self.job();
-        job.cancel_with(JobError::failure(error.to_string()));
+        job.cancel_by_runtime(JobError::failure(error.to_string()));
         // Drop the body here: its dispatcher will never run it.
         match self.state.start_run() {
             StartRun::Complete => {}
