@@ -372,3 +372,30 @@ impl fmt::Debug for Failure {
         f.pad("Failure { .. }")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A payload whose own `Drop` panics (with another payload of the same kind, so a naive
+    /// drop of the second would panic again).
+    struct Evil;
+
+    impl Drop for Evil {
+        fn drop(&mut self) {
+            panic::panic_any(Evil);
+        }
+    }
+
+    #[test]
+    fn finding_05_from_panic_drops_an_evil_payload_safely() {
+        let payload = panic::catch_unwind(|| panic::panic_any(Evil)).unwrap_err();
+        let converted = panic::catch_unwind(AssertUnwindSafe(|| JobError::from_panic(payload)));
+        let error = converted.unwrap_or_else(|second| {
+            std::mem::forget(second);
+            panic!("from_panic let the payload's drop unwind")
+        });
+        assert!(error.is_failure());
+        assert_eq!(error.message(), "a panic with a non-string payload");
+    }
+}

@@ -82,3 +82,37 @@ pub fn is_active() -> bool {
 pub fn has_queued() -> bool {
     QUEUE.with(|queue| !queue.borrow().is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Evil;
+
+    impl Drop for Evil {
+        fn drop(&mut self) {
+            panic!("the payload's drop");
+        }
+    }
+
+    /// Two queued closures panic, the second with a payload whose drop panics: the first is
+    /// re-raised, the second dropped safely, and the trampoline is usable again afterwards.
+    #[test]
+    fn finding_05_second_payload_dropped_safely_and_trampoline_reset() {
+        let raised = panic::catch_unwind(|| {
+            run_in_place(Runnable::from_fn(|| {
+                run_in_place(Runnable::from_fn(|| panic::panic_any(Evil)));
+                panic!("first");
+            }));
+        });
+        let raised = raised.unwrap_err();
+        assert_eq!(raised.downcast_ref::<&str>(), Some(&"first"));
+        assert!(!is_active() && !has_queued());
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let r = ran.clone();
+        run_in_place(Runnable::from_fn(move || {
+            r.store(true, std::sync::atomic::Ordering::SeqCst)
+        }));
+        assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
+    }
+}

@@ -173,7 +173,7 @@ fn finding_05_plain_job_handler_panic_on_event_loop_does_not_unwind() {
 /// panic is re-raised to that call (kotlinx throws `CompletionHandlerException`), which makes
 /// the block fail; `run_blocking` returns it as its `Err` and does not unwind.
 #[test]
-fn finding_05_plain_job_handler_panic_raised_in_block_is_run_blocking_err() {
+fn plain_job_handler_panic_raised_in_block_is_run_blocking_err() {
     quiet_hook();
     let result = panic::catch_unwind(|| {
         run_blocking(|_| async {
@@ -411,4 +411,56 @@ fn finding_05_handler_panics_raised_to_caller_drop_the_rest_safely() {
         Some("finding-05 panic: first")
     );
     assert!(job.is_completed());
+}
+
+/// A user `Dispatch` that forwards its first runnable to Default and panics on every later
+/// dispatch.
+struct PanicsAfterFirst {
+    dispatched: AtomicUsize,
+}
+
+impl std::fmt::Display for PanicsAfterFirst {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PanicsAfterFirst")
+    }
+}
+
+impl corral::Dispatch for PanicsAfterFirst {
+    fn dispatch(&self, runnable: Runnable) {
+        if self.dispatched.fetch_add(1, Ordering::SeqCst) > 0 {
+            panic!("{MARKER}: dispatch");
+        }
+        Dispatchers::default().dispatch(runnable);
+    }
+
+    fn limited_parallelism(&self, this: &Dispatcher, _parallelism: usize) -> Dispatcher {
+        this.clone()
+    }
+}
+
+/// Cancelling a parent wakes its suspended child through the child's dispatcher; a user
+/// dispatcher that panics there must not unwind through the cancellation: `cancel()` returns
+/// and the parent's other children are cancelled too.
+#[test]
+fn finding_05_panicking_dispatcher_does_not_unwind_through_cancellation() {
+    quiet_hook();
+    let parent = Job::new();
+    let dispatcher = Dispatcher::new(PanicsAfterFirst {
+        dispatched: AtomicUsize::new(0),
+    });
+    let started = Arc::new(AtomicUsize::new(0));
+    let s = started.clone();
+    let scope = CoroutineScope::new(parent.clone() + dispatcher);
+    scope.launch(move |_| async move {
+        s.fetch_add(1, Ordering::SeqCst);
+        delay(Duration::from_secs(60)).await;
+    });
+    assert!(wait_until(|| started.load(Ordering::SeqCst) == 1));
+    let sibling = Job::new_child(&parent);
+    let cancelled = panic::catch_unwind(AssertUnwindSafe(|| parent.cancel()));
+    assert!(
+        cancelled.is_ok(),
+        "a dispatcher's panic unwound out of cancel()"
+    );
+    assert!(sibling.is_completed(), "the cancellation stopped half-way");
 }

@@ -134,3 +134,44 @@ impl JobNode for StandaloneJob {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caught<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+        panic::catch_unwind(panic::AssertUnwindSafe(f))
+    }
+
+    /// A raising call nested in another (a handler of the outer job cancels an inner one):
+    /// each call gets the panics of the jobs it finalized, the outer collection survives.
+    #[test]
+    fn nested_raising_calls_each_get_their_own_panics() {
+        let outer = Job::new();
+        let inner = Job::new();
+        let inner2 = inner.clone();
+        let seen_inside = Arc::new(std::sync::Mutex::new(None));
+        let seen = seen_inside.clone();
+        let _ = outer.invoke_on_completion(move |_| {
+            let raised = caught(|| inner2.cancel()).unwrap_err();
+            *seen.lock().unwrap() = raised.downcast_ref::<&str>().copied();
+            panic!("outer handler");
+        });
+        let _ = inner.invoke_on_completion(|_| panic!("inner handler"));
+        let raised = caught(|| outer.cancel()).unwrap_err();
+        assert_eq!(raised.downcast_ref::<&str>(), Some(&"outer handler"));
+        assert_eq!(*seen_inside.lock().unwrap(), Some("inner handler"));
+        assert!(RAISED.with(|raised| raised.borrow().is_none()));
+    }
+
+    /// Finalized by the runtime (no user call in progress on the thread), a plain job's handler
+    /// panic is reported and does not unwind.
+    #[test]
+    fn handler_panic_outside_a_user_call_is_reported() {
+        let job = Job::new();
+        let _ = job.invoke_on_completion(|_| panic!("reported"));
+        let result = caught(|| job.cancel_by_runtime(JobError::cancelled("test")));
+        assert!(result.is_ok());
+        assert!(job.is_completed());
+    }
+}

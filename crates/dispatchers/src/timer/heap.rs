@@ -252,6 +252,37 @@ mod tests {
         TimerAction::Call(Box::new(move || log.lock().unwrap().push(id)))
     }
 
+    /// A payload whose own `Drop` panics.
+    struct Evil;
+
+    impl Drop for Evil {
+        fn drop(&mut self) {
+            panic!("the payload's drop");
+        }
+    }
+
+    struct PanickingWaker;
+
+    impl std::task::Wake for PanickingWaker {
+        fn wake(self: Arc<Self>) {
+            std::panic::panic_any(Evil);
+        }
+    }
+
+    /// A user waker and a callback that panic (with payloads whose drop panics too) are
+    /// contained by `fire`: the thread firing them carries on.
+    #[test]
+    fn finding_05_fire_contains_panicking_wakers_and_callbacks() {
+        let actions = [
+            TimerAction::Wake(Waker::from(Arc::new(PanickingWaker))),
+            TimerAction::Call(Box::new(|| std::panic::panic_any(Evil))),
+        ];
+        for action in actions {
+            let fired = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| action.fire()));
+            assert!(fired.is_ok(), "a timer action's panic escaped `fire`");
+        }
+    }
+
     #[test]
     fn fires_in_deadline_then_insertion_order_and_cancels() {
         let log = Arc::new(Mutex::new(Vec::new()));
