@@ -41,7 +41,8 @@ pub(crate) trait JobNode: Send + Sync + 'static {
     fn report_unhandled(&self, error: &JobError);
 
     /// Completion handlers of this job panicked. Coroutines report the panics to their
-    /// exception handler; plain jobs re-raise the first one in the thread that completed them.
+    /// exception handler; plain jobs re-raise the first one to the user's call that finalized
+    /// them, else report them (see `standalone`). Never unwinds.
     fn completion_handlers_panicked(&self, panics: Vec<Box<dyn Any + Send>>);
 
     /// The coroutine's name, for diagnostics.

@@ -21,8 +21,10 @@
 //!
 //! # Invariants
 //!
-//! * The runtime never calls the raising entry points: it cancels through
-//!   [`Job::cancel_by_runtime`] and `JobCore` directly.
+//! * The job machinery never calls the raising entry points: it cancels through
+//!   [`Job::cancel_by_runtime`] and `JobCore` directly. A runtime caller outside this crate
+//!   (a `with_timeout` firing on a timer thread) calls them only inside a `catch_unwind` that
+//!   reports what they raise, after the whole cancellation is done.
 //! * Each raising call owns its own collection (the previous one is put back when it returns),
 //!   so a panic is re-raised to the innermost user call that finalized the job, never to an
 //!   outer one running on the same thread.
