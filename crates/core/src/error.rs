@@ -9,10 +9,15 @@
 //! * `Cancelled` errors never carry `suppressed` entries and are never suppressed entries.
 //! * The suppressed list of a failure is written once, when the first job whose root cause it is
 //!   reaches its final state; later levels read it and do not add to it.
+//! * A caught panic payload is dropped only through [`drop_panic_payload`]: a payload is a user
+//!   value whose own `Drop` may panic, and that second panic must not escape into the runtime
+//!   thread that caught the first one.
 
 use std::any::Any;
 use std::error::Error as StdError;
 use std::fmt;
+use std::io::Write;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -150,7 +155,11 @@ impl JobError {
     pub fn from_panic(payload: Box<dyn Any + Send>) -> JobError {
         match payload.downcast::<JobError>() {
             Ok(error) => *error,
-            Err(payload) => JobError::failed(panic_message(&*payload), None),
+            Err(payload) => {
+                let message = panic_message(&*payload);
+                drop_panic_payload(payload);
+                JobError::failed(message, None)
+            }
         }
     }
 
@@ -251,7 +260,50 @@ impl JobError {
     }
 }
 
-/// The text of a panic payload (`&str` or `String`), or a placeholder for other payloads.
+/// Drops a caught panic payload without letting a panic of its own `Drop` unwind: a second
+/// panic is caught and its payload is leaked (dropping it could panic again, without end).
+///
+/// Every runtime thread that catches a user panic drops the payload through this function,
+/// so a payload whose destructor panics cannot kill a worker, the timer thread or an event
+/// loop.
+///
+/// ```
+/// use std::panic::{self, AssertUnwindSafe};
+///
+/// struct Evil;
+/// impl Drop for Evil {
+///     fn drop(&mut self) {
+///         panic!("a payload whose drop panics");
+///     }
+/// }
+///
+/// let payload = panic::catch_unwind(AssertUnwindSafe(|| panic::panic_any(Evil))).unwrap_err();
+/// corral_core::error::drop_panic_payload(payload); // returns normally
+/// ```
+pub fn drop_panic_payload(payload: Box<dyn Any + Send>) {
+    if let Err(second) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(second);
+    }
+}
+
+/// Reports a panic nobody can handle (a closure run by an executor, a waker, a timer callback)
+/// like an uncaught exception of the current thread (one line on stderr and an `error`
+/// tracing event), then drops the payload with [`drop_panic_payload`]. The thread carries on.
+pub fn report_uncaught_panic(payload: Box<dyn Any + Send>) {
+    let message = panic_message(&*payload);
+    drop_panic_payload(payload);
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or("<unnamed>");
+    tracing::error!(thread = name, %message, "uncaught panic");
+    // Not `eprintln!`: it panics when stderr is gone, and this runs on runtime threads.
+    let _ = writeln!(
+        std::io::stderr(),
+        "Exception in thread \"{name}\": {message}"
+    );
+}
+
+/// The text of a panic payload (`&str`, `String` or a rethrown [`JobError`]), or a placeholder
+/// for other payloads.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
@@ -318,5 +370,32 @@ impl fmt::Debug for Cancellation {
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad("Failure { .. }")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A payload whose own `Drop` panics (with another payload of the same kind, so a naive
+    /// drop of the second would panic again).
+    struct Evil;
+
+    impl Drop for Evil {
+        fn drop(&mut self) {
+            panic::panic_any(Evil);
+        }
+    }
+
+    #[test]
+    fn finding_05_from_panic_drops_an_evil_payload_safely() {
+        let payload = panic::catch_unwind(|| panic::panic_any(Evil)).unwrap_err();
+        let converted = panic::catch_unwind(AssertUnwindSafe(|| JobError::from_panic(payload)));
+        let error = converted.unwrap_or_else(|second| {
+            std::mem::forget(second);
+            panic!("from_panic let the payload's drop unwind")
+        });
+        assert!(error.is_failure());
+        assert_eq!(error.message(), "a panic with a non-string payload");
     }
 }

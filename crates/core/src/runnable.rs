@@ -14,9 +14,10 @@
 //!   [`Runnable::reject`] by whoever decided not to run it.
 
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
-use crate::error::DispatchError;
+use crate::error::{report_uncaught_panic, DispatchError};
 
 /// The behaviour behind a [`Runnable`]. Implemented by coroutine tasks and by closures, and by
 /// dispatchers that re-dispatch the same piece of work many times (a limited view's worker
@@ -132,7 +133,11 @@ where
 
     fn reject(self: Arc<Self>, error: DispatchError) {
         tracing::debug!(%error, "closure rejected by its dispatcher; dropped without running");
-        drop(self);
+        // The closure's captures are user values: a panic of their `Drop` is reported, so the
+        // dispatcher rejecting a whole queue carries on with the rest.
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(self))) {
+            report_uncaught_panic(payload);
+        }
     }
 
     fn coroutine_id(&self) -> Option<u64> {

@@ -126,7 +126,7 @@ pin_project! {
             if let Some((job, _)) = this.job.as_ref() {
                 if this.future.is_some() {
                     // Dropped before the block ended (rule 5).
-                    job.cancel();
+                    job.cancel_by_runtime(JobError::cancelled("Job was cancelled"));
                     let dropped = panic::catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
                     let outcome = match dropped {
                         Ok(()) => BodyOutcome::Dropped,
@@ -303,7 +303,7 @@ impl JobNode for ScopeJob {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         if let Some(waker) = waker {
-            waker.wake();
+            handler::wake_contained(waker);
         }
     }
 

@@ -18,6 +18,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
 
+use crate::error::drop_panic_payload;
 use crate::runnable::Runnable;
 
 thread_local! {
@@ -57,7 +58,11 @@ pub fn run_in_place(runnable: Runnable) {
     let mut next = Some(runnable);
     while let Some(runnable) = next {
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| runnable.run())) {
-            first_panic.get_or_insert(payload);
+            match first_panic {
+                None => first_panic = Some(payload),
+                // Only the first is re-raised; a later payload's own drop may panic too.
+                Some(_) => drop_panic_payload(payload),
+            }
         }
         next = QUEUE.with(|queue| queue.borrow_mut().pop_front());
     }
@@ -76,4 +81,38 @@ pub fn is_active() -> bool {
 /// when this is true).
 pub fn has_queued() -> bool {
     QUEUE.with(|queue| !queue.borrow().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Evil;
+
+    impl Drop for Evil {
+        fn drop(&mut self) {
+            panic!("the payload's drop");
+        }
+    }
+
+    /// Two queued closures panic, the second with a payload whose drop panics: the first is
+    /// re-raised, the second dropped safely, and the trampoline is usable again afterwards.
+    #[test]
+    fn finding_05_second_payload_dropped_safely_and_trampoline_reset() {
+        let raised = panic::catch_unwind(|| {
+            run_in_place(Runnable::from_fn(|| {
+                run_in_place(Runnable::from_fn(|| panic::panic_any(Evil)));
+                panic!("first");
+            }));
+        });
+        let raised = raised.unwrap_err();
+        assert_eq!(raised.downcast_ref::<&str>(), Some(&"first"));
+        assert!(!is_active() && !has_queued());
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let r = ran.clone();
+        run_in_place(Runnable::from_fn(move || {
+            r.store(true, std::sync::atomic::Ordering::SeqCst)
+        }));
+        assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
+    }
 }

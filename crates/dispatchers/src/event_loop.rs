@@ -17,6 +17,12 @@
 //! there is nothing to run the thread parks until the next deadline or a dispatch. That is
 //! kotlinx's `processNextEvent` order: due timers enter the queue before newly queued tasks.
 //!
+//! # Panics
+//!
+//! Nothing run by the loop unwinds out of it: coroutines catch their own panics, and a closure
+//! dispatched to the loop, a panicking waker or timer callback is reported as an uncaught
+//! panic of the thread and the loop carries on.
+//!
 //! # No lost wake-ups
 //!
 //! A dispatch from another thread pushes, then (after a `SeqCst` fence) reads `parked`; the
@@ -25,11 +31,13 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, Thread, ThreadId};
 use std::time::Instant;
 
+use corral_core::error::report_uncaught_panic;
 use corral_core::{Dispatch, Dispatcher, Runnable};
 use crossbeam_queue::SegQueue;
 
@@ -157,7 +165,7 @@ impl EventLoop {
             }
             let next_deadline = shared.timers.fire_due(Instant::now(), &mut due);
             if let Some(runnable) = shared.queue.pop() {
-                runnable.run();
+                run_contained(runnable);
                 continue;
             }
             shared.parked.store(true, Ordering::SeqCst);
@@ -219,10 +227,19 @@ impl EventLoop {
         });
         // Work queued before the close runs here; later dispatches are forwarded.
         while let Some(runnable) = shared.queue.pop() {
-            runnable.run();
+            run_contained(runnable);
         }
         shared.timers.hand_to_shared_timer();
         tracing::trace!("event loop closed");
+    }
+}
+
+/// Runs one runnable of the loop. Coroutines never unwind; a closure dispatched to the loop
+/// may, and its panic is reported as an uncaught panic of this thread (as a worker does), so
+/// it neither stops the loop nor unwinds out of `run_blocking`.
+fn run_contained(runnable: Runnable) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| runnable.run())) {
+        report_uncaught_panic(payload);
     }
 }
 

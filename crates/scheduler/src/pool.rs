@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use corral_core::error::drop_panic_payload;
 use corral_core::{DispatchError, Runnable, TaskMode};
 
 use crate::control::ControlWord;
@@ -358,8 +359,9 @@ impl Pool {
         let error = DispatchError::Closed {
             dispatcher: self.name.clone(),
         };
-        if panic::catch_unwind(AssertUnwindSafe(|| task.reject(error))).is_err() {
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| task.reject(error))) {
             tracing::error!(pool = %self.name, "a rejected task panicked while being dropped");
+            drop_panic_payload(payload);
         }
     }
 

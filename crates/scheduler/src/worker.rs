@@ -30,6 +30,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use corral_core::error::report_uncaught_panic;
 use corral_core::Runnable;
 
 use crate::idle::Wake;
@@ -112,11 +113,11 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
                         Ordering::Relaxed,
                     );
                 });
-                run_task(&pool, task);
+                run_task(task);
             }
             Next::Run(task, Kind::Blocking) => {
                 with_worker(Worker::begin_blocking);
-                run_task(&pool, task);
+                run_task(task);
                 with_worker(Worker::end_blocking);
             }
             Next::RetryAfter(delay) => std::thread::sleep(delay),
@@ -139,18 +140,11 @@ fn with_worker<R>(f: impl FnOnce(&mut Worker) -> R) -> R {
 }
 
 /// Runs one task; a panic (only closures given to `execute` can unwind) is reported like an
-/// uncaught exception of the thread and the worker carries on.
-fn run_task(pool: &Pool, task: Runnable) {
+/// uncaught exception of the thread and the worker carries on, even if the payload's own
+/// `Drop` panics.
+fn run_task(task: Runnable) {
     if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| task.run())) {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "Box<dyn Any>".to_owned());
-        let thread = std::thread::current();
-        let name = thread.name().unwrap_or("?");
-        tracing::error!(pool = %pool.name, thread = name, %message, "a task panicked");
-        eprintln!("Exception in thread \"{name}\": {message}");
+        report_uncaught_panic(payload);
     }
 }
 

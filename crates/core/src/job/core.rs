@@ -44,6 +44,7 @@ use std::sync::atomic::Ordering as StdOrdering;
 use std::task::Waker;
 
 use crate::error::JobError;
+use crate::handler;
 use crate::job::entries::Entries;
 use crate::job::Job;
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
@@ -483,7 +484,7 @@ impl JobCore {
 
         if let Some(cause) = cause_for_children {
             for child in &children {
-                child.cancel_with(cause.clone());
+                child.cancel_by_runtime(cause.clone());
             }
         }
         // kotlinx `notifyCancelling`: children first, then the on-cancelling handlers in
@@ -715,7 +716,7 @@ impl JobCore {
         let mut handler_panics = Vec::new();
         for entry in entries {
             match entry {
-                CompletionEntry::Waker(waker) => waker.wake(),
+                CompletionEntry::Waker(waker) => handler::wake_contained(waker),
                 // An on-cancelling handler still registered here: the job was never
                 // cancelled (else `cancel` took it out), so it runs with `None`.
                 CompletionEntry::Handler(handler) | CompletionEntry::CancellingHandler(handler) => {

@@ -21,7 +21,7 @@ use crate::error::JobError;
 pub use self::core::JobState;
 use self::core::{CompletionEntry, JobCore, JobKind};
 pub use self::join::Join;
-use self::standalone::StandaloneJob;
+use self::standalone::{raise_handler_panics, StandaloneJob};
 
 /// What a job node adds to the shared state machine.
 pub(crate) trait JobNode: Send + Sync + 'static {
@@ -41,7 +41,8 @@ pub(crate) trait JobNode: Send + Sync + 'static {
     fn report_unhandled(&self, error: &JobError);
 
     /// Completion handlers of this job panicked. Coroutines report the panics to their
-    /// exception handler; plain jobs re-raise the first one in the thread that completed them.
+    /// exception handler; plain jobs re-raise the first one to the user's call that finalized
+    /// them, else report them (see `standalone`). Never unwinds.
     fn completion_handlers_panicked(&self, panics: Vec<Box<dyn Any + Send>>);
 
     /// The coroutine's name, for diagnostics.
@@ -119,17 +120,27 @@ impl Job {
     /// Completes a job made by [`new`](Job::new), [`new_child`](Job::new_child) or
     /// [`SupervisorJob`]: it becomes Completing and completes once its children are. Returns
     /// `false` if it was already completing, cancelled or complete, and for coroutines.
+    ///
+    /// # Panics
+    ///
+    /// Re-raises the first panic of a completion handler of a plain job that this call brought
+    /// to its final state, after all the work of the call is done (kotlinx throws a
+    /// `CompletionHandlerException`).
     pub fn complete(&self) -> bool {
         matches!(
             self.core().kind(),
             JobKind::Completable | JobKind::Supervisor
-        ) && self.core().complete(self)
+        ) && raise_handler_panics(|| self.core().complete(self))
     }
 
     /// Completes a plain job with a failure (Kotlin `completeExceptionally`): it is cancelled,
     /// the failure goes to its parent as a child failure would, and it ends Cancelled with
     /// `error` once its children are done. Returns `false` if the job was not active or is a
     /// coroutine.
+    ///
+    /// # Panics
+    ///
+    /// As [`complete`](Job::complete).
     pub fn complete_exceptionally(&self, error: JobError) -> bool {
         if !matches!(
             self.core().kind(),
@@ -139,7 +150,7 @@ impl Job {
         {
             return false;
         }
-        self.core().cancel(self, error);
+        raise_handler_panics(|| self.core().cancel(self, error));
         true
     }
 
@@ -156,13 +167,29 @@ impl Job {
 
     /// Cancels the job and, recursively, its children. Idempotent. A cancelled coroutine's
     /// future is dropped at its next suspension (on its own dispatcher).
+    ///
+    /// # Panics
+    ///
+    /// As [`complete`](Job::complete): a completion handler's panic of a plain job this call
+    /// finalized is re-raised here once every handler ran. Handler panics of coroutines go to
+    /// their exception handler instead.
     pub fn cancel(&self) {
         self.cancel_with(JobError::cancelled("Job was cancelled"));
     }
 
     /// Cancels the job with a given error. A cancellation error cancels; a failure fails the
     /// job (and, like a child's failure, reaches its parent).
+    ///
+    /// # Panics
+    ///
+    /// As [`cancel`](Job::cancel).
     pub fn cancel_with(&self, error: JobError) {
+        raise_handler_panics(|| self.core().cancel(self, error));
+    }
+
+    /// [`cancel_with`](Job::cancel_with) for the runtime's own machinery: never re-raises a
+    /// handler's panic (they are reported), so nothing unwinds through the runtime.
+    pub(crate) fn cancel_by_runtime(&self, error: JobError) {
         self.core().cancel(self, error);
     }
 
@@ -332,6 +359,6 @@ pub(crate) fn attach(child: &Job, parent: &Job) {
     use self::core::Attach;
     match parent.core().attach_child(parent, child) {
         Attach::Attached => {}
-        Attach::AttachedCancelled(cause) | Attach::Refused(cause) => child.cancel_with(cause),
+        Attach::AttachedCancelled(cause) | Attach::Refused(cause) => child.cancel_by_runtime(cause),
     }
 }

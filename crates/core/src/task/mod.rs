@@ -47,7 +47,7 @@ use self::state::{EndRun, StartRun, TaskState, WakeAction};
 use crate::context::Context;
 use crate::current::{self, Frame, ShieldBases, Shields, YieldRequest};
 use crate::dispatcher::{Dispatch, Dispatcher};
-use crate::error::{DispatchError, JobError};
+use crate::error::{report_uncaught_panic, DispatchError, JobError};
 use crate::handler;
 use crate::job::core::{BodyOutcome, JobCore, JobKind, JobState};
 use crate::job::{Job, JobNode};
@@ -291,13 +291,23 @@ fn submit(dispatcher: Option<&Dispatcher>, runnable: Runnable, fair: bool) {
     }
 }
 
+/// A `Dispatch` may be the user's, and the trampoline re-raises a closure's panic to its
+/// caller: neither may unwind into the job machinery or the runtime thread that wakes the
+/// coroutine (a cancellation, a timer, a finalization), so a panic is reported here. The
+/// coroutine it was dispatching is then lost with the runnable, as with any dispatcher that
+/// drops work.
 fn submit_to(dispatcher: &dyn Dispatch, runnable: Runnable, fair: bool) {
-    if !dispatcher.is_dispatch_needed() {
-        trampoline::run_in_place(runnable);
-    } else if fair {
-        dispatcher.dispatch_yield(runnable);
-    } else {
-        dispatcher.dispatch(runnable);
+    let submitted = panic::catch_unwind(AssertUnwindSafe(move || {
+        if !dispatcher.is_dispatch_needed() {
+            trampoline::run_in_place(runnable);
+        } else if fair {
+            dispatcher.dispatch_yield(runnable);
+        } else {
+            dispatcher.dispatch(runnable);
+        }
+    }));
+    if let Err(payload) = submitted {
+        report_uncaught_panic(payload);
     }
 }
 
@@ -321,7 +331,7 @@ impl<B: Body> RunTask for Task<B> {
     fn reject(self: Arc<Self>, error: DispatchError) {
         tracing::warn!(coroutine = self.job.id(), %error, "dispatcher rejected a coroutine");
         let job = self.job();
-        job.cancel_with(JobError::failure(error.to_string()));
+        job.cancel_by_runtime(JobError::failure(error.to_string()));
         // Drop the body here: its dispatcher will never run it.
         match self.state.start_run() {
             StartRun::Complete => {}

@@ -19,6 +19,8 @@
 use std::task::Waker;
 use std::time::Instant;
 
+use corral_core::error::report_uncaught_panic;
+
 /// What happens when a timer is due.
 pub(crate) enum TimerAction {
     /// Wake a suspended `delay`.
@@ -28,24 +30,17 @@ pub(crate) enum TimerAction {
 }
 
 impl TimerAction {
-    /// Performs the action; a panicking callback is reported, never propagated into the
-    /// timer thread or the event loop.
+    /// Performs the action. A panic of user code (a callback, or a `Waker` implemented by the
+    /// user that polled a `delay`) is reported as an uncaught panic of this thread, never
+    /// propagated into the timer thread or the event loop, and never stops the timers due
+    /// with it from firing.
     pub(crate) fn fire(self) {
-        match self {
+        let fired = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self {
             TimerAction::Wake(waker) => waker.wake(),
-            TimerAction::Call(callback) => {
-                if let Err(payload) =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(callback))
-                {
-                    let message = payload
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| payload.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "<non-string panic payload>".to_owned());
-                    tracing::error!(%message, "a timeout callback panicked");
-                    eprintln!("corral: a timeout callback panicked: {message}");
-                }
-            }
+            TimerAction::Call(callback) => callback(),
+        }));
+        if let Err(payload) = fired {
+            report_uncaught_panic(payload);
         }
     }
 }
@@ -255,6 +250,37 @@ mod tests {
     fn recorder(log: &Arc<Mutex<Vec<u32>>>, id: u32) -> TimerAction {
         let log = log.clone();
         TimerAction::Call(Box::new(move || log.lock().unwrap().push(id)))
+    }
+
+    /// A payload whose own `Drop` panics.
+    struct Evil;
+
+    impl Drop for Evil {
+        fn drop(&mut self) {
+            panic!("the payload's drop");
+        }
+    }
+
+    struct PanickingWaker;
+
+    impl std::task::Wake for PanickingWaker {
+        fn wake(self: Arc<Self>) {
+            std::panic::panic_any(Evil);
+        }
+    }
+
+    /// A user waker and a callback that panic (with payloads whose drop panics too) are
+    /// contained by `fire`: the thread firing them carries on.
+    #[test]
+    fn finding_05_fire_contains_panicking_wakers_and_callbacks() {
+        let actions = [
+            TimerAction::Wake(Waker::from(Arc::new(PanickingWaker))),
+            TimerAction::Call(Box::new(|| std::panic::panic_any(Evil))),
+        ];
+        for action in actions {
+            let fired = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| action.fire()));
+            assert!(fired.is_ok(), "a timer action's panic escaped `fire`");
+        }
     }
 
     #[test]
