@@ -196,8 +196,8 @@ mod tests {
     /// beyond what the pool can count are a clear error, never an overflow.
     #[test]
     fn finding_09_extreme_values_are_accepted_or_named() {
-        let config = config(&[("CORRAL_KEEP_ALIVE_SECS", "18446744073709551615")]).unwrap();
-        assert_eq!(config.keep_alive, Duration::from_secs(u64::MAX));
+        let forever = config(&[("CORRAL_KEEP_ALIVE_SECS", "18446744073709551615")]).unwrap();
+        assert_eq!(forever.keep_alive, Duration::from_secs(u64::MAX));
         for (name, value) in [
             ("CORRAL_CORE_POOL_SIZE", "18446744073709551615"),
             ("CORRAL_CORE_POOL_SIZE", "2097151"),
@@ -210,15 +210,15 @@ mod tests {
             let error = config(&[(name, value)]).unwrap_err();
             assert!(error.contains(name) && error.contains(value), "{error}");
         }
-        let config = config(&[
+        let large = config(&[
             ("CORRAL_CORE_POOL_SIZE", "100000"),
             ("CORRAL_IO_PARALLELISM", "18446744073709551615"),
             ("CORRAL_THREAD_STACK_SIZE", "16777216"),
         ])
         .unwrap();
-        assert_eq!(config.core_pool_size, 100_000);
-        assert_eq!(config.max_pool_size, 100_000 + DEFAULT_EXTRA_THREADS);
-        assert_eq!(config.io_parallelism, usize::MAX);
-        assert_eq!(config.thread_stack_size, Some(16 << 20));
+        assert_eq!(large.core_pool_size, 100_000);
+        assert_eq!(large.max_pool_size, 100_000 + DEFAULT_EXTRA_THREADS);
+        assert_eq!(large.io_parallelism, usize::MAX);
+        assert_eq!(large.thread_stack_size, Some(16 << 20));
     }
 }

@@ -237,9 +237,12 @@ impl Pool {
     }
 
     /// After an external submission: if the pool has no thread at all (none could be
-    /// started), rejects what is queued instead of leaving it to wait forever.
+    /// started), rejects what is queued instead of leaving it to wait forever. (A closing
+    /// pool has no threads either; `reject_if_closed` rejected its queues as closed.) The
+    /// submitter's `SeqCst` fence after publishing (in `reject_if_closed`) pairs with the one
+    /// in `spawn_worker`'s failure path.
     fn reject_if_threadless(&self) {
-        if self.control.created() == 0 {
+        if self.control.created() == 0 && !self.is_closed() {
             self.reject_queued_without_threads();
         }
     }
@@ -375,6 +378,11 @@ impl Pool {
         let slot = self.slots[index].get_or_init(|| Box::new(Slot::new()));
         slot.active.store(true, Ordering::Release);
         self.idle.reset(index);
+        // A new worker starts as a searcher, as a woken one does: when it finds work and is the
+        // last searcher, it signals in turn, so a burst grows the pool one worker at a time up
+        // to `core` (a worker that found its first task in the global queue without searching
+        // would not, and the pool would stay at two threads under a burst).
+        self.idle.add_searcher();
         self.live_threads.fetch_add(1, Ordering::SeqCst);
         let pool = self.clone();
         let mut builder =
@@ -394,6 +402,7 @@ impl Pool {
                 .spawn_error
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+            self.idle.stop_searching();
             self.live_threads.fetch_sub(1, Ordering::SeqCst);
             slot.active.store(false, Ordering::Release);
             self.free_indices
@@ -402,6 +411,7 @@ impl Pool {
                 .push(index);
             self.control.remove_thread();
             // Pairs with `reject_if_threadless` of submitters: see the module docs.
+            std::sync::atomic::fence(Ordering::SeqCst);
             if self.control.created() == 0 && !self.is_closed() {
                 self.reject_queued_without_threads();
             }

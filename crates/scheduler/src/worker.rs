@@ -104,7 +104,8 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
             index,
             owner,
             has_permit: false,
-            searching: false,
+            // Counted as searching by `Pool::spawn_worker`.
+            searching: true,
             running_blocking: false,
             blocking_handed_off: false,
             tick: 0,

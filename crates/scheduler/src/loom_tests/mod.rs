@@ -6,10 +6,13 @@
 //! * `index_stack`: concurrent pushes and pops never lose or duplicate an index.
 //! * `park_wake`: a task published while the last worker parks is always found (the rule in
 //!   `idle.rs`).
+//! * `control`: the compensation rule, reading the blocking count beside the control word,
+//!   never leaves blocking tasks uncompensated (`control.rs`).
 
 #[cfg(not(debug_assertions))]
 compile_error!("the loom models need debug assertions: add `-C debug-assertions` to RUSTFLAGS");
 
+mod control;
 mod index_stack;
 mod local_queue;
 mod park_wake;
