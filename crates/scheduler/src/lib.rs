@@ -17,6 +17,8 @@
 //!   the "run next" slot ([`run_next`](crate::run_next)) that gives ping-pong affinity but lets
 //!   thieves rescue a task stuck behind a blocked worker.
 //! * [`GlobalQueue`]: external submissions and overflow; lock-free and it gives memory back.
+//! * [`permit_gate`](crate::permit_gate): where a worker leaving a blocking section waits for a
+//!   CPU permit.
 //! * [`idle`](crate::idle): the parked-worker stack ([`index_stack`](crate::index_stack)) and the
 //!   searching count, with the rule that makes lost wake-ups impossible.
 //! * [`worker`](crate::worker): where a worker looks for work, when it parks or retires, and
@@ -45,6 +47,7 @@ mod loom;
 #[cfg(all(test, corral_loom))]
 mod loom_tests;
 mod parker;
+mod permit_gate;
 mod pool;
 mod run_next;
 mod scheduler;

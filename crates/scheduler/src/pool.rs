@@ -43,6 +43,7 @@ use crate::control::ControlWord;
 use crate::global_queue::GlobalQueue;
 use crate::idle::Idle;
 use crate::local_queue::{self, Owner, Stealer};
+use crate::permit_gate::PermitGate;
 use crate::run_next::RunNext;
 use crate::worker;
 
@@ -125,10 +126,8 @@ pub(crate) struct Pool {
     exited: (Mutex<()>, Condvar),
     /// Worker threads whose closure has not returned yet.
     live_threads: AtomicUsize,
-    /// Workers leaving a blocking section that wait for a CPU permit (see
-    /// [`acquire_permit_blocking`](Pool::acquire_permit_blocking)).
-    permit_waiters: AtomicUsize,
-    permit_freed: (Mutex<()>, Condvar),
+    /// Workers leaving a blocking section that wait for a CPU permit.
+    permit_gate: PermitGate,
     /// Why the last worker thread could not be started (for the rejection message).
     spawn_error: Mutex<Option<String>>,
 }
@@ -159,8 +158,7 @@ impl Pool {
             closed: AtomicBool::new(false),
             exited: (Mutex::new(()), Condvar::new()),
             live_threads: AtomicUsize::new(0),
-            permit_waiters: AtomicUsize::new(0),
-            permit_freed: (Mutex::new(()), Condvar::new()),
+            permit_gate: PermitGate::default(),
             spawn_error: Mutex::new(None),
         }
     }
@@ -310,43 +308,14 @@ impl Pool {
     /// section, if any.
     pub(crate) fn release_permit(&self) {
         self.control.release_permit();
-        // Pairs with the increment in `acquire_permit_blocking` (both `SeqCst`): either the
-        // waiter's retry sees this permit, or this load sees the waiter.
-        if self.permit_waiters.load(Ordering::SeqCst) > 0 {
-            let _guard = self
-                .permit_freed
-                .0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            self.permit_freed.1.notify_one();
-        }
+        self.permit_gate.permit_released();
     }
 
     /// Takes a CPU permit, sleeping until one is released if none is free (the end of a
-    /// blocking section: the CPU task must not go on without one). Waiters are woken one per
-    /// released permit and compete with workers looking for work, so none waits longer than
-    /// the CPU work ahead of it keeps every permit busy.
+    /// blocking section: the CPU task must not go on without one).
     pub(crate) fn acquire_permit_blocking(&self) {
-        if self.control.try_acquire_permit() {
-            return;
-        }
-        self.permit_waiters.fetch_add(1, Ordering::SeqCst);
-        let mut guard = self
-            .permit_freed
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        // Retried under the lock: a release that saw this waiter notifies under it too, so
-        // its notification cannot fall between the retry and the wait.
-        while !self.control.try_acquire_permit() {
-            guard = self
-                .permit_freed
-                .1
-                .wait(guard)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        drop(guard);
-        self.permit_waiters.fetch_sub(1, Ordering::SeqCst);
+        self.permit_gate
+            .acquire(|| self.control.try_acquire_permit());
     }
 
     /// Starts a worker thread for a thread already counted in the control word. A thread the

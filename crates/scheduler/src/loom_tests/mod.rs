@@ -8,6 +8,8 @@
 //!   `idle.rs`).
 //! * `control`: the compensation rule, reading the blocking count beside the control word,
 //!   never leaves blocking tasks uncompensated (`control.rs`).
+//! * `permit_gate`: a worker waiting for a permit after a blocking section is woken by the
+//!   release (`permit_gate.rs`).
 
 #[cfg(not(debug_assertions))]
 compile_error!("the loom models need debug assertions: add `-C debug-assertions` to RUSTFLAGS");
@@ -16,6 +18,7 @@ mod control;
 mod index_stack;
 mod local_queue;
 mod park_wake;
+mod permit_gate;
 
 use corral_core::Runnable;
 use loom::sync::atomic::{AtomicUsize, Ordering};
