@@ -200,3 +200,71 @@ fn thread_stack_size_env_allows_deep_recursion_on_default() {
     assert_eq!(depth.unwrap(), DEPTH);
     pool.close();
 }
+
+type Lines = std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>;
+
+fn say(lines: &Lines, line: &'static str) {
+    lines.lock().unwrap().push(line);
+}
+
+/// Finding 10: the order of overdue delays and newly queued tasks in the `run_blocking` loop,
+/// as kotlinx 1.0.1's `runBlocking` prints it for the same programs (run on the JVM): a delay
+/// that became due is moved into the queue before the loop takes its next task, so it runs
+/// after the tasks queued before that moment (even those queued after its deadline, while
+/// the loop was busy) and before the tasks queued later.
+#[test]
+fn finding_10_overdue_delays_and_new_tasks_in_kotlinx_order() {
+    const DUE: Duration = Duration::from_millis(10);
+    const BUSY: Duration = Duration::from_millis(50);
+    let lines = Lines::default();
+    // (a) The loop is busy past the deadline; a task queued meanwhile runs first.
+    let l = lines.clone();
+    run_blocking(move |scope| async move {
+        let d = l.clone();
+        scope.launch(move |_| async move {
+            delay(DUE).await;
+            say(&d, "a: delayed");
+        });
+        yield_now().await; // the child starts its delay
+        thread::sleep(BUSY);
+        let n = l.clone();
+        scope.launch(move |_| async move { say(&n, "a: new") });
+        yield_now().await;
+        say(&l, "a: root");
+    })
+    .unwrap();
+    // (b) A task queued by a task that ran after the delay was moved runs after it.
+    let l = lines.clone();
+    run_blocking(move |scope| async move {
+        let d = l.clone();
+        scope.launch(move |_| async move {
+            delay(DUE).await;
+            say(&d, "b: delayed");
+        });
+        yield_now().await;
+        let busy = l.clone();
+        scope.launch(move |_| async move {
+            thread::sleep(BUSY);
+            say(&busy, "b: busy");
+        });
+        let later = l.clone();
+        scope.launch(move |s| async move {
+            let n = later.clone();
+            s.launch(move |_| async move { say(&n, "b: new") });
+            say(&later, "b: launcher");
+        });
+    })
+    .unwrap();
+    assert_eq!(
+        *lines.lock().unwrap(),
+        [
+            "a: new",
+            "a: root",
+            "a: delayed",
+            "b: busy",
+            "b: launcher",
+            "b: delayed",
+            "b: new"
+        ]
+    );
+}
