@@ -12,7 +12,8 @@
 //!
 //! # Parts
 //!
-//! * [`control`](crate::control): threads, blocking tasks and free permits in one atomic word.
+//! * [`control`](crate::control): threads and free permits in one atomic word, the count of
+//!   blocking tasks beside it.
 //! * [`local_queue`]: each worker's ring (owner pushes without a CAS, thieves steal half), plus
 //!   the "run next" slot ([`run_next`](crate::run_next)) that gives ping-pong affinity but lets
 //!   thieves rescue a task stuck behind a blocked worker.
