@@ -70,7 +70,7 @@ pub use corral_dispatchers::{
     delay, new_fixed_thread_pool_context, new_single_thread_context, Dispatchers, EventLoop,
     ExecutorDispatcher,
 };
-pub use corral_scheduler::CoroutineScheduler;
+pub use corral_scheduler::{block_in_place, CoroutineScheduler};
 pub use corral_scopes::{
     coroutine_scope, run_blocking, run_blocking_with, run_main_loop, supervisor_scope,
     with_context, with_timeout, with_timeout_or_none, CoroutineScope, GlobalScope,

@@ -6,14 +6,21 @@
 //! | `CORRAL_MAX_POOL_SIZE`   | most threads of the shared scheduler      | core + 512           |
 //! | `CORRAL_KEEP_ALIVE_SECS` | idle time before an extra thread retires  | 60                   |
 //! | `CORRAL_IO_PARALLELISM`  | parallelism of `Dispatchers::io()`        | `max(64, cores)`     |
+//! | `CORRAL_THREAD_STACK_SIZE` | stack size in bytes of the shared pool's and executors' threads | the standard library's (2 MiB) |
 //!
-//! A malformed value (not a positive integer, or inconsistent with the others) panics at the
-//! first use of a shared dispatcher with a message naming the variable and the value: a typo
-//! in deployment configuration must not silently fall back to a default.
+//! A malformed value (not a positive integer, out of range, or inconsistent with the others)
+//! panics at the first use of a shared dispatcher with a message naming the variable and the
+//! value: a typo in deployment configuration must not silently fall back to a default.
+//! Ranges: the pool sizes at most [`MAX_POOL_SIZE`]; the keep-alive any number of seconds (one
+//! too long for the clock, up to `u64::MAX`, means extra threads never retire); the stack
+//! size at least [`MIN_THREAD_STACK_SIZE`] bytes. The core pool size costs nothing up front:
+//! threads are created as work arrives.
 
 use std::time::Duration;
 
-use corral_scheduler::{default_core_pool_size, DEFAULT_EXTRA_THREADS, MAX_POOL_SIZE};
+use corral_scheduler::{
+    default_core_pool_size, DEFAULT_EXTRA_THREADS, MAX_POOL_SIZE, MIN_THREAD_STACK_SIZE,
+};
 
 /// The parallelism of `Dispatchers::io()` at least (kotlinx's `IO_PARALLELISM_PROPERTY`
 /// default, 64).
@@ -30,24 +37,46 @@ pub struct SharedConfig {
     pub keep_alive: Duration,
     /// Parallelism of `Dispatchers::io()`.
     pub io_parallelism: usize,
+    /// Stack size in bytes of the worker threads of the shared pool and of executors (`None`:
+    /// the standard library's default).
+    pub thread_stack_size: Option<usize>,
 }
 
 impl SharedConfig {
     /// Reads the configuration through `lookup` (the environment in production, a map in
     /// tests). Errors name the variable and the offending value.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<SharedConfig, String> {
-        let positive = |name: &str| -> Result<Option<usize>, String> {
+        let positive_u64 = |name: &str| -> Result<Option<u64>, String> {
             match lookup(name) {
                 None => Ok(None),
-                Some(raw) => match raw.trim().parse::<usize>() {
+                Some(raw) => match raw.trim().parse::<u64>() {
                     Ok(0) => Err(format!("{name}={raw:?} is invalid: it must be at least 1")),
                     Ok(value) => Ok(Some(value)),
-                    Err(_) => Err(format!("{name}={raw:?} is not a positive integer")),
+                    Err(_) => Err(format!(
+                        "{name}={raw:?} is not a positive integer (at most {})",
+                        u64::MAX
+                    )),
                 },
             }
         };
-        let core_pool_size =
-            positive("CORRAL_CORE_POOL_SIZE")?.unwrap_or_else(default_core_pool_size);
+        let positive = |name: &str| -> Result<Option<usize>, String> {
+            positive_u64(name)?
+                .map(|value| {
+                    usize::try_from(value).map_err(|_| {
+                        format!("{name}=\"{value}\" is invalid: the limit is {}", usize::MAX)
+                    })
+                })
+                .transpose()
+        };
+        let core_pool_size = match positive("CORRAL_CORE_POOL_SIZE")? {
+            Some(core) if core > MAX_POOL_SIZE => {
+                return Err(format!(
+                    "CORRAL_CORE_POOL_SIZE=\"{core}\" is invalid: the limit is {MAX_POOL_SIZE}"
+                ))
+            }
+            Some(core) => core,
+            None => default_core_pool_size(),
+        };
         let max_pool_size = match positive("CORRAL_MAX_POOL_SIZE")? {
             Some(max) if max < core_pool_size => {
                 return Err(format!(
@@ -62,17 +91,27 @@ impl SharedConfig {
             Some(max) => max,
             None => (core_pool_size + DEFAULT_EXTRA_THREADS).min(MAX_POOL_SIZE),
         };
-        let keep_alive = positive("CORRAL_KEEP_ALIVE_SECS")?
-            .map_or(corral_scheduler::DEFAULT_KEEP_ALIVE, |secs| {
-                Duration::from_secs(secs as u64)
-            });
+        // Any number of seconds is valid: the scheduler takes one too long for the clock as
+        // "never retire".
+        let keep_alive = positive_u64("CORRAL_KEEP_ALIVE_SECS")?
+            .map_or(corral_scheduler::DEFAULT_KEEP_ALIVE, Duration::from_secs);
         let io_parallelism = positive("CORRAL_IO_PARALLELISM")?
             .unwrap_or_else(|| DEFAULT_IO_PARALLELISM.max(available_cores()));
+        let thread_stack_size = match positive("CORRAL_THREAD_STACK_SIZE")? {
+            Some(bytes) if bytes < MIN_THREAD_STACK_SIZE => {
+                return Err(format!(
+                    "CORRAL_THREAD_STACK_SIZE=\"{bytes}\" is invalid: it is in bytes and must be \
+                     at least {MIN_THREAD_STACK_SIZE}"
+                ))
+            }
+            bytes => bytes,
+        };
         Ok(SharedConfig {
             core_pool_size,
             max_pool_size,
             keep_alive,
             io_parallelism,
+            thread_stack_size,
         })
     }
 
@@ -124,7 +163,8 @@ mod tests {
                 core_pool_size: 3,
                 max_pool_size: 10,
                 keep_alive: Duration::from_secs(5),
-                io_parallelism: 8
+                io_parallelism: 8,
+                thread_stack_size: None,
             }
         );
     }
@@ -150,5 +190,35 @@ mod tests {
             error.contains("CORRAL_MAX_POOL_SIZE") && error.contains("below"),
             "{error}"
         );
+    }
+
+    /// Finding 9: the largest keep-alive is valid (extra threads never retire), and sizes
+    /// beyond what the pool can count are a clear error, never an overflow.
+    #[test]
+    fn finding_09_extreme_values_are_accepted_or_named() {
+        let forever = config(&[("CORRAL_KEEP_ALIVE_SECS", "18446744073709551615")]).unwrap();
+        assert_eq!(forever.keep_alive, Duration::from_secs(u64::MAX));
+        for (name, value) in [
+            ("CORRAL_CORE_POOL_SIZE", "18446744073709551615"),
+            ("CORRAL_CORE_POOL_SIZE", "2097151"),
+            ("CORRAL_MAX_POOL_SIZE", "18446744073709551615"),
+            ("CORRAL_KEEP_ALIVE_SECS", "18446744073709551616"),
+            ("CORRAL_THREAD_STACK_SIZE", "0"),
+            ("CORRAL_THREAD_STACK_SIZE", "4096"),
+            ("CORRAL_THREAD_STACK_SIZE", "8M"),
+        ] {
+            let error = config(&[(name, value)]).unwrap_err();
+            assert!(error.contains(name) && error.contains(value), "{error}");
+        }
+        let large = config(&[
+            ("CORRAL_CORE_POOL_SIZE", "100000"),
+            ("CORRAL_IO_PARALLELISM", "18446744073709551615"),
+            ("CORRAL_THREAD_STACK_SIZE", "16777216"),
+        ])
+        .unwrap();
+        assert_eq!(large.core_pool_size, 100_000);
+        assert_eq!(large.max_pool_size, 100_000 + DEFAULT_EXTRA_THREADS);
+        assert_eq!(large.io_parallelism, usize::MAX);
+        assert_eq!(large.thread_stack_size, Some(16 << 20));
     }
 }

@@ -46,9 +46,13 @@ fn shared() -> &'static Shared {
             .core_pool_size(config.core_pool_size)
             .max_pool_size(config.max_pool_size)
             .keep_alive(config.keep_alive)
-            .name(DEFAULT_SCHEDULER_NAME)
-            .build()
-            .unwrap_or_else(|error| panic!("corral: cannot start the shared scheduler: {error}"));
+            .name(DEFAULT_SCHEDULER_NAME);
+        let scheduler = match config.thread_stack_size {
+            Some(bytes) => scheduler.thread_stack_size(bytes),
+            None => scheduler,
+        }
+        .build()
+        .unwrap_or_else(|error| panic!("corral: cannot start the shared scheduler: {error}"));
         let default = process_wide(SchedulerDispatch::new(
             scheduler.clone(),
             TaskMode::NonBlocking,

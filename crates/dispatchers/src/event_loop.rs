@@ -23,6 +23,13 @@
 //! dispatched to the loop, a panicking waker or timer callback is reported as an uncaught
 //! panic of the thread and the loop carries on.
 //!
+//! # On a scheduler worker
+//!
+//! A loop driven on a worker thread of the shared scheduler (a `run_blocking` inside a Default
+//! coroutine) sleeps in [`corral_scheduler::block_in_place`]: the worker gives its CPU permit
+//! back while the loop waits and takes one back before it runs the loop's next task, so a
+//! pool whose every worker waits in such a loop still runs the Default work they wait for.
+//!
 //! # No lost wake-ups
 //!
 //! A dispatch from another thread pushes, then (after a `SeqCst` fence) reads `parked`; the
@@ -171,7 +178,10 @@ impl EventLoop {
             shared.parked.store(true, Ordering::SeqCst);
             fence(Ordering::SeqCst);
             if shared.queue.is_empty() {
-                match next_deadline {
+                // On a scheduler worker (`run_blocking` inside a Default coroutine), the
+                // worker's CPU permit is free for others while the loop sleeps: the work it
+                // waits for may need it (kotlinx #3983).
+                corral_scheduler::block_in_place(|| match next_deadline {
                     Some(deadline) => {
                         let now = Instant::now();
                         if deadline > now {
@@ -179,7 +189,7 @@ impl EventLoop {
                         }
                     }
                     None => thread::park(),
-                }
+                });
             }
             shared.parked.store(false, Ordering::SeqCst);
         }

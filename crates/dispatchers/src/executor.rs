@@ -2,7 +2,8 @@
 //! own threads (Kotlin's `newFixedThreadPoolContext`), closable.
 //!
 //! Each is a [`CoroutineScheduler`] with `core = max = n` and Kotlin's thread names (`name`
-//! for one thread, `name-1`..`name-n` otherwise). [`ExecutorDispatcher::close`] stops taking
+//! for one thread, `name-1`..`name-n` otherwise), and the stack size of
+//! `CORRAL_THREAD_STACK_SIZE` if set (see [`crate::config`]). [`ExecutorDispatcher::close`] stops taking
 //! work: what was queued still runs, and later dispatches fail their coroutine with
 //! [`DispatchError::Closed`](corral_core::DispatchError) naming the dispatcher (never a hang).
 //! The threads also stop once the last handle to the dispatcher is gone, since nobody can
@@ -16,6 +17,7 @@ use std::time::Duration;
 use corral_core::{Context, Dispatch, Dispatcher, Runnable, TaskMode};
 use corral_scheduler::CoroutineScheduler;
 
+use crate::dispatchers::Dispatchers;
 use crate::scheduler_dispatcher::SchedulerDispatch;
 
 /// A dispatcher with its own threads; see the module docs. Derefs to [`Dispatcher`].
@@ -61,11 +63,13 @@ pub fn new_fixed_thread_pool_context(threads: usize, name: &str) -> ExecutorDisp
             } else {
                 format!("{thread_prefix}-{number}")
             }
-        })
-        .build()
-        .unwrap_or_else(|error| {
-            panic!("new_fixed_thread_pool_context({threads}, {name:?}): {error}")
         });
+    let scheduler = match Dispatchers::shared_config().thread_stack_size {
+        Some(bytes) => scheduler.thread_stack_size(bytes),
+        None => scheduler,
+    }
+    .build()
+    .unwrap_or_else(|error| panic!("new_fixed_thread_pool_context({threads}, {name:?}): {error}"));
     let inner = Arc::new(ExecutorDispatch {
         inner: SchedulerDispatch::new(scheduler, TaskMode::NonBlocking, name, Some(threads)),
     });

@@ -9,6 +9,22 @@ pub enum BuildError {
     /// `core_pool_size(0)`.
     #[error("core_pool_size must be at least 1, got 0")]
     ZeroCorePoolSize,
+    /// More CPU permits than the control word can count.
+    #[error("core_pool_size ({core}) exceeds the supported maximum ({limit})")]
+    CoreTooLarge {
+        /// The core pool size asked for.
+        core: usize,
+        /// The largest supported value.
+        limit: usize,
+    },
+    /// `thread_stack_size` below the supported minimum.
+    #[error("thread_stack_size ({size} bytes) is below the minimum of {min} bytes")]
+    StackTooSmall {
+        /// The stack size asked for, in bytes.
+        size: usize,
+        /// The smallest accepted size, in bytes.
+        min: usize,
+    },
     /// `max_pool_size` below `core_pool_size`.
     #[error("max_pool_size ({max}) must be at least core_pool_size ({core})")]
     MaxBelowCore {

@@ -87,6 +87,12 @@ impl Idle {
         true
     }
 
+    /// Counts a worker about to start as searching (without the limit of
+    /// [`try_start_searching`](Idle::try_start_searching), like a claimed worker).
+    pub(crate) fn add_searcher(&self) {
+        self.searching.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// Stops searching; `true` if this was the last searcher.
     pub(crate) fn stop_searching(&self) -> bool {
         let previous = self.searching.fetch_sub(1, Ordering::SeqCst);

@@ -12,14 +12,28 @@
 //!
 //! # Parts
 //!
-//! * [`control`](crate::control): threads, blocking tasks and free permits in one atomic word.
+//! * [`control`](crate::control): threads and free permits in one atomic word, the count of
+//!   blocking tasks beside it.
 //! * [`local_queue`]: each worker's ring (owner pushes without a CAS, thieves steal half), plus
 //!   the "run next" slot ([`run_next`](crate::run_next)) that gives ping-pong affinity but lets
 //!   thieves rescue a task stuck behind a blocked worker.
 //! * [`GlobalQueue`]: external submissions and overflow; lock-free and it gives memory back.
+//! * [`permit_gate`](crate::permit_gate): where a worker leaving a blocking section waits for a
+//!   CPU permit.
 //! * [`idle`](crate::idle): the parked-worker stack ([`index_stack`](crate::index_stack)) and the
 //!   searching count, with the rule that makes lost wake-ups impossible.
-//! * [`worker`](crate::worker): where a worker looks for work, and when it parks or retires.
+//! * [`worker`](crate::worker): where a worker looks for work, when it parks or retires, and
+//!   [`block_in_place`]: a CPU task about to block its thread gives its permit back meanwhile.
+//!
+//! # Configuration
+//!
+//! [`SchedulerBuilder`] sets the core and maximum pool sizes, the keep-alive of extra threads
+//! (a keep-alive too long for an `Instant`, such as `Duration::MAX`, means they never retire)
+//! and the worker threads' stack size ([`SchedulerBuilder::thread_stack_size`], like tokio's
+//! option; `corral-dispatchers` reads `CORRAL_THREAD_STACK_SIZE` for the shared pool and
+//! executors). Workers are created on demand, up to the core pool size as work arrives, so a
+//! large core pool size costs nothing until it is used; a thread the OS refuses to create is
+//! logged and the pool runs with the threads it has.
 //!
 //! `docs/architecture.md` in the repository walks a task through these parts. The loom models
 //! live in `src/loom_tests/` (`--cfg corral_loom`), the stress tests in `tests/`.
@@ -34,6 +48,7 @@ mod loom;
 #[cfg(all(test, corral_loom))]
 mod loom_tests;
 mod parker;
+mod permit_gate;
 mod pool;
 mod run_next;
 mod scheduler;
@@ -45,5 +60,6 @@ pub use global_queue::GlobalQueue;
 pub use local_queue::LOCAL_QUEUE_CAPACITY;
 pub use scheduler::{
     default_core_pool_size, CoroutineScheduler, SchedulerBuilder, SchedulerCounters,
-    ShutdownReport, DEFAULT_EXTRA_THREADS, DEFAULT_KEEP_ALIVE,
+    ShutdownReport, DEFAULT_EXTRA_THREADS, DEFAULT_KEEP_ALIVE, MIN_THREAD_STACK_SIZE,
 };
+pub use worker::block_in_place;

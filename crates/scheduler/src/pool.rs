@@ -5,7 +5,9 @@
 //!
 //! * A CPU task submitted by a worker of this pool that holds a CPU permit goes to that
 //!   worker's "run next" slot (or its ring, when `fair`); from anywhere else it goes to the
-//!   global CPU queue. Either way the submitter then calls [`Idle::notify_work`].
+//!   global CPU queue. Either way the submitter then signals CPU work
+//!   ([`signal_cpu_work`](Pool::signal_cpu_work)): it wakes a parked worker, or starts one
+//!   if none is parked and nobody searches.
 //! * A blocking task is counted in the control word *before* it is published (kotlinx #3642)
 //!   (a blocking task re-queuing itself with `fair` passes its own count on instead),
 //!   always goes to the global blocking queue (so local queues only ever hold CPU work, which
@@ -15,11 +17,19 @@
 //!
 //! # Threads
 //!
-//! `core` workers start with the pool. Extra workers are created only to compensate for
-//! blocking tasks, by the worker about to block or by a blocking submitter, never under a
-//! lock (kotlinx #3652); they retire after the keep-alive, handing their local work to the
-//! global queue first (kotlinx #4743). Slots (index `N - 1` of worker `N`) are reused, so
-//! thread names stay dense.
+//! Workers are created on demand, as kotlinx does: a submission that finds no parked worker
+//! and no searcher starts one while fewer than `core` threads are left for CPU work (the same
+//! compensation rule that adds threads for blocking tasks, by the worker about to block or by
+//! a blocking submitter), never under a lock (kotlinx #3652). So a huge core pool size costs
+//! nothing until work needs the threads. Threads above `core` retire after the keep-alive,
+//! handing their local work to the global queue first (kotlinx #4743). Slots (index `N - 1`
+//! of worker `N`) are reused, so thread names stay dense.
+//!
+//! A thread the OS refuses to create is not fatal: the pool logs a warning and runs with the
+//! threads it has. Only while it has none at all is queued work rejected (coroutines fail
+//! with [`DispatchError::Rejected`] naming the OS error), never left waiting for a thread that
+//! will not come: a submitter re-checks the thread count after publishing, and whoever saw a
+//! spawn fail re-checks the queues after uncounting the thread, so one of them rejects it.
 
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
@@ -34,6 +44,7 @@ use crate::control::ControlWord;
 use crate::global_queue::GlobalQueue;
 use crate::idle::Idle;
 use crate::local_queue::{self, Owner, Stealer};
+use crate::permit_gate::PermitGate;
 use crate::run_next::RunNext;
 use crate::worker;
 
@@ -98,7 +109,11 @@ pub(crate) struct Pool {
     thread_name: ThreadName,
     pub(crate) core: usize,
     pub(crate) max: usize,
+    /// Idle threads above `core` retire after this long; one too long for an `Instant`
+    /// (such as `Duration::MAX`) means never.
     pub(crate) keep_alive: Duration,
+    /// The worker threads' stack size (`None`: the standard library's default).
+    stack_size: Option<usize>,
     pub(crate) control: ControlWord,
     pub(crate) global_cpu: GlobalQueue,
     pub(crate) global_blocking: GlobalQueue,
@@ -112,6 +127,10 @@ pub(crate) struct Pool {
     exited: (Mutex<()>, Condvar),
     /// Worker threads whose closure has not returned yet.
     live_threads: AtomicUsize,
+    /// Workers leaving a blocking section that wait for a CPU permit.
+    permit_gate: PermitGate,
+    /// Why the last worker thread could not be started (for the rejection message).
+    spawn_error: Mutex<Option<String>>,
 }
 
 impl Pool {
@@ -121,6 +140,7 @@ impl Pool {
         core: usize,
         max: usize,
         keep_alive: Duration,
+        stack_size: Option<usize>,
     ) -> Pool {
         Pool {
             name,
@@ -128,6 +148,7 @@ impl Pool {
             core,
             max,
             keep_alive,
+            stack_size,
             control: ControlWord::new(core),
             global_cpu: GlobalQueue::new(),
             global_blocking: GlobalQueue::new(),
@@ -138,15 +159,8 @@ impl Pool {
             closed: AtomicBool::new(false),
             exited: (Mutex::new(()), Condvar::new()),
             live_threads: AtomicUsize::new(0),
-        }
-    }
-
-    /// Starts the `core` workers.
-    pub(crate) fn start(self: &Arc<Self>) {
-        for _ in 0..self.core {
-            if self.control.try_add_thread(self.max) {
-                self.spawn_worker();
-            }
+            permit_gate: PermitGate::default(),
+            spawn_error: Mutex::new(None),
         }
     }
 
@@ -195,16 +209,59 @@ impl Pool {
                 if !self.idle.notify_work() {
                     self.compensate();
                 }
+                self.reject_if_threadless();
             }
-            TaskMode::NonBlocking => {
-                if let Err(task) = worker::push_local(self, task, fair) {
+            TaskMode::NonBlocking => match worker::push_local(self, task, fair) {
+                // Pushed by a worker of this pool: a thread exists.
+                Ok(()) => self.signal_cpu_work(),
+                Err(task) => {
                     self.global_cpu.push(task);
                     self.reject_if_closed();
+                    self.signal_cpu_work();
+                    self.reject_if_threadless();
                 }
-                self.idle.notify_work();
-            }
+            },
         }
         Ok(())
+    }
+
+    /// Called after publishing CPU work: wakes a parked worker or, if none is parked and
+    /// nobody searches (a searcher would find the work and signal in turn), starts a worker
+    /// while fewer than `core` threads can run CPU work (kotlinx's `signalCpuWork`). In a busy
+    /// pool this adds loads and no RMW to a submission.
+    pub(crate) fn signal_cpu_work(self: &Arc<Self>) {
+        if !self.idle.notify_work() && self.idle.searching() == 0 {
+            self.compensate();
+        }
+    }
+
+    /// After an external submission: if the pool has no thread at all (none could be
+    /// started), rejects what is queued instead of leaving it to wait forever. (A closing
+    /// pool has no threads either; `reject_if_closed` rejected its queues as closed.) The
+    /// submitter's `SeqCst` fence after publishing (in `reject_if_closed`) pairs with the one
+    /// in `spawn_worker`'s failure path.
+    fn reject_if_threadless(&self) {
+        if self.control.created() == 0 && !self.is_closed() {
+            self.reject_queued_without_threads();
+        }
+    }
+
+    /// Rejects the global queues because no worker thread exists (and none could be started).
+    fn reject_queued_without_threads(&self) {
+        let error = self
+            .spawn_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| "unknown error".to_owned());
+        let reason = format!("no worker thread could be started ({error})");
+        let rejected = self.reject_global_with(|| DispatchError::Rejected {
+            dispatcher: self.name.clone(),
+            reason: reason.clone(),
+        });
+        if rejected > 0 {
+            tracing::warn!(pool = %self.name, rejected, %reason, "rejected queued work");
+        }
     }
 
     /// A submission that raced with shutdown: if the pool closed meanwhile, whatever is still
@@ -216,31 +273,54 @@ impl Pool {
         }
     }
 
-    /// Rejects everything in the global queues; returns how many tasks that was.
+    /// Rejects everything in the global queues as closed; returns how many tasks that was.
     pub(crate) fn reject_global(&self) -> usize {
+        self.reject_global_with(|| self.closed_error())
+    }
+
+    fn reject_global_with(&self, error: impl Fn() -> DispatchError) -> usize {
         let mut rejected = 0;
         while let Some(task) = self.global_cpu.pop() {
-            self.reject(task);
+            self.reject(task, error());
             rejected += 1;
         }
         while let Some(task) = self.global_blocking.pop() {
             self.control.remove_blocking();
-            self.reject(task);
+            self.reject(task, error());
             rejected += 1;
         }
         rejected
     }
 
-    /// Adds a thread if fewer than `core` threads are left for CPU work (compensation for
-    /// blocking tasks), within `max`.
+    /// Adds a thread if fewer than `core` threads are left for CPU work (the first workers,
+    /// and compensation for blocking tasks), within `max`.
     pub(crate) fn compensate(self: &Arc<Self>) {
+        // A closing pool only drains: its exiting workers must not be replaced.
+        if self.is_closed() {
+            return;
+        }
         if self.control.try_add_compensating_thread(self.max) {
-            tracing::debug!(pool = %self.name, "adding a worker to compensate for blocking tasks");
+            tracing::debug!(pool = %self.name, "adding a worker");
             self.spawn_worker();
         }
     }
 
-    /// Starts a worker thread for a thread already counted in the control word.
+    /// Gives a CPU permit back, and wakes a worker waiting for one at the end of a blocking
+    /// section, if any.
+    pub(crate) fn release_permit(&self) {
+        self.control.release_permit();
+        self.permit_gate.permit_released();
+    }
+
+    /// Takes a CPU permit, sleeping until one is released if none is free (the end of a
+    /// blocking section: the CPU task must not go on without one).
+    pub(crate) fn acquire_permit_blocking(&self) {
+        self.permit_gate
+            .acquire(|| self.control.try_acquire_permit());
+    }
+
+    /// Starts a worker thread for a thread already counted in the control word. A thread the
+    /// OS refuses is uncounted and logged; see the module docs.
     fn spawn_worker(self: &Arc<Self>) {
         let free = self
             .free_indices
@@ -268,17 +348,31 @@ impl Pool {
         let slot = self.slots[index].get_or_init(|| Box::new(Slot::new()));
         slot.active.store(true, Ordering::Release);
         self.idle.reset(index);
+        // A new worker starts as a searcher, as a woken one does: when it finds work and is the
+        // last searcher, it signals in turn, so a burst grows the pool one worker at a time up
+        // to `core` (a worker that found its first task in the global queue without searching
+        // would not, and the pool would stay at two threads under a burst).
+        self.idle.add_searcher();
         self.live_threads.fetch_add(1, Ordering::SeqCst);
         let pool = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name(self.thread_name.of(&self.name, index + 1))
-            .spawn(move || worker::run(pool, index));
+        let mut builder =
+            std::thread::Builder::new().name(self.thread_name.of(&self.name, index + 1));
+        if let Some(stack_size) = self.stack_size {
+            builder = builder.stack_size(stack_size);
+        }
+        let spawned = builder.spawn(move || worker::run(pool, index));
         if let Err(error) = spawned {
-            tracing::error!(pool = %self.name, %error, "could not start a worker thread");
-            eprintln!(
-                "corral: could not start a worker thread for {}: {error}",
-                self.name
+            tracing::warn!(
+                pool = %self.name,
+                %error,
+                threads = self.control.created().saturating_sub(1),
+                "could not start a worker thread; running with the threads the pool has"
             );
+            *self
+                .spawn_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+            self.idle.stop_searching();
             self.live_threads.fetch_sub(1, Ordering::SeqCst);
             slot.active.store(false, Ordering::Release);
             self.free_indices
@@ -286,6 +380,11 @@ impl Pool {
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(index);
             self.control.remove_thread();
+            // Pairs with `reject_if_threadless` of submitters: see the module docs.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if self.control.created() == 0 && !self.is_closed() {
+                self.reject_queued_without_threads();
+            }
         }
     }
 
@@ -331,21 +430,23 @@ impl Pool {
         first
     }
 
-    /// Waits until at most `allowed` worker threads are alive, or `timeout`; returns how many
-    /// are still alive.
+    /// Waits until at most `allowed` worker threads are alive, or `timeout` (one too long
+    /// for an `Instant` waits without limit); returns how many are still alive.
     pub(crate) fn wait_for_threads(&self, allowed: usize, timeout: Duration) -> usize {
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = std::time::Instant::now().checked_add(timeout);
         let mut guard = self.exited.0.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             let live = self.live_threads();
-            let now = std::time::Instant::now();
-            if live <= allowed || now >= deadline {
+            let remaining = deadline.map_or(Duration::MAX, |deadline| {
+                deadline.saturating_duration_since(std::time::Instant::now())
+            });
+            if live <= allowed || remaining.is_zero() {
                 return live;
             }
             guard = self
                 .exited
                 .1
-                .wait_timeout(guard, deadline - now)
+                .wait_timeout(guard, remaining)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
             // Workers parked before the close may need another nudge.
@@ -353,12 +454,15 @@ impl Pool {
         }
     }
 
-    /// Fails a task the pool will not run (`DispatchError::Closed`). A coroutine's rejection
-    /// never unwinds; a closure is just dropped, and a panic from its drop is contained here.
-    fn reject(&self, task: Runnable) {
-        let error = DispatchError::Closed {
+    fn closed_error(&self) -> DispatchError {
+        DispatchError::Closed {
             dispatcher: self.name.clone(),
-        };
+        }
+    }
+
+    /// Fails a task the pool will not run. A coroutine's rejection never unwinds; a closure
+    /// is just dropped, and a panic from its drop is contained here.
+    fn reject(&self, task: Runnable, error: DispatchError) {
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| task.reject(error))) {
             tracing::error!(pool = %self.name, "a rejected task panicked while being dropped");
             drop_panic_payload(payload);
@@ -373,7 +477,7 @@ impl Pool {
                 continue;
             };
             if let Some(task) = slot.run_next.take() {
-                self.reject(task);
+                self.reject(task, self.closed_error());
                 rejected += 1;
             }
             if let Some(owner) = slot
@@ -383,7 +487,7 @@ impl Pool {
                 .as_mut()
             {
                 while let Some(task) = owner.pop() {
-                    self.reject(task);
+                    self.reject(task, self.closed_error());
                     rejected += 1;
                 }
             }

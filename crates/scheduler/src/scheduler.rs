@@ -20,6 +20,11 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(60);
 /// (kotlinx #4540); hitting this bound makes blocking work queue, it never fails.
 pub const DEFAULT_EXTRA_THREADS: usize = 512;
 
+/// The smallest worker stack size [`SchedulerBuilder::thread_stack_size`] accepts: 64 KiB,
+/// four times glibc's `PTHREAD_STACK_MIN` (16 KiB), so the worker loop, a task's poll and
+/// panic unwinding fit; smaller values are almost certainly a unit mistake (KiB for bytes).
+pub const MIN_THREAD_STACK_SIZE: usize = 64 * 1024;
+
 /// The default core pool size: the available parallelism, at least 2 (kotlinx's
 /// `CORE_POOL_SIZE` rule, so work stealing works even on one core).
 pub fn default_core_pool_size() -> usize {
@@ -60,6 +65,7 @@ pub struct SchedulerBuilder {
     core_pool_size: Option<usize>,
     max_pool_size: Option<usize>,
     keep_alive: Duration,
+    stack_size: Option<usize>,
     name: String,
     thread_name: ThreadName,
 }
@@ -78,9 +84,19 @@ impl SchedulerBuilder {
     }
 
     /// How long an idle thread above the core pool size lives (default
-    /// [`DEFAULT_KEEP_ALIVE`]).
+    /// [`DEFAULT_KEEP_ALIVE`]). A duration too long for an `Instant`, such as
+    /// `Duration::MAX`, means such threads never retire.
     pub fn keep_alive(mut self, keep_alive: Duration) -> SchedulerBuilder {
         self.keep_alive = keep_alive;
+        self
+    }
+
+    /// The stack size of the worker threads, in bytes (default: the standard library's, 2 MiB
+    /// unless `RUST_MIN_STACK` says otherwise), like tokio's `thread_stack_size`. Deeply
+    /// nested coroutines (each nested scope's poll is a frame on the worker's stack) may need
+    /// more. At least [`MIN_THREAD_STACK_SIZE`].
+    pub fn thread_stack_size(mut self, bytes: usize) -> SchedulerBuilder {
+        self.stack_size = Some(bytes);
         self
     }
 
@@ -101,11 +117,17 @@ impl SchedulerBuilder {
         self
     }
 
-    /// Checks the configuration and starts the core workers.
+    /// Checks the configuration. Starts no thread: workers are created as work arrives.
     pub fn build(self) -> Result<CoroutineScheduler, BuildError> {
         let core = self.core_pool_size.unwrap_or_else(default_core_pool_size);
         if core == 0 {
             return Err(BuildError::ZeroCorePoolSize);
+        }
+        if core > MAX_POOL_SIZE {
+            return Err(BuildError::CoreTooLarge {
+                core,
+                limit: MAX_POOL_SIZE,
+            });
         }
         let max = self
             .max_pool_size
@@ -125,14 +147,20 @@ impl SchedulerBuilder {
         if self.name.is_empty() {
             return Err(BuildError::EmptyName);
         }
+        if let Some(size) = self.stack_size.filter(|&size| size < MIN_THREAD_STACK_SIZE) {
+            return Err(BuildError::StackTooSmall {
+                size,
+                min: MIN_THREAD_STACK_SIZE,
+            });
+        }
         let pool = Arc::new(Pool::new(
             self.name,
             self.thread_name,
             core,
             max,
             self.keep_alive,
+            self.stack_size,
         ));
-        pool.start();
         Ok(CoroutineScheduler { pool })
     }
 }
@@ -144,6 +172,7 @@ impl CoroutineScheduler {
             core_pool_size: None,
             max_pool_size: None,
             keep_alive: DEFAULT_KEEP_ALIVE,
+            stack_size: None,
             name: "CoroutineScheduler".to_owned(),
             thread_name: ThreadName::default(),
         }
@@ -217,6 +246,9 @@ impl CoroutineScheduler {
     /// still queued then is rejected (coroutines fail with a "closed" error). Called from one
     /// of the pool's own workers, it does not wait for that worker (which finishes its queue
     /// after the current task returns). Calling it again only waits again.
+    ///
+    /// The wait is a [`block_in_place`](crate::block_in_place) section: called from a worker of
+    /// another pool, that worker's CPU permit is free for others meanwhile.
     pub fn shutdown(&self, timeout: Duration) -> ShutdownReport {
         let started = Instant::now();
         let first = self.pool.close();
@@ -224,7 +256,11 @@ impl CoroutineScheduler {
             tracing::debug!(pool = %self.pool.name, "shutting down");
         }
         let allowed = usize::from(self.is_current_worker());
-        let threads_still_running = self.pool.wait_for_threads(allowed, timeout);
+        let threads_still_running = if timeout.is_zero() {
+            self.pool.live_threads()
+        } else {
+            crate::block_in_place(|| self.pool.wait_for_threads(allowed, timeout))
+        };
         let rejected_tasks = if threads_still_running == 0 {
             self.pool.reject_global() + self.pool.reject_local_leftovers()
         } else {

@@ -17,6 +17,17 @@
 //! others can steal it, wakes a searcher if it left CPU work behind, and lets the pool add a
 //! thread so `core` threads stay available for CPU work (the compensation rule).
 //!
+//! # Blocking sections
+//!
+//! A CPU task that must block its thread (a nested `run_blocking` waiting for its event loop,
+//! a join on a pool's shutdown) wraps the wait in [`block_in_place`]. The worker then does
+//! what it does before a blocking task: it counts itself as a blocking task, gives its permit
+//! back, leaves its "run next" task where others can steal it, and lets the pool wake or add a
+//! thread, so CPU work keeps running while it waits (kotlinx #3983: every Default worker in
+//! `runBlocking`, each waiting for Default work, stalled the pool forever). After the wait it
+//! takes a permit back before the CPU task goes on, sleeping until one is released if none is
+//! free, so at most `core` CPU tasks run at once again.
+//!
 //! # Invariants
 //!
 //! * A worker runs CPU tasks only while holding a permit, so at most `core` run at once.
@@ -79,6 +90,8 @@ struct Worker {
     watch: Option<(usize, u32, Instant)>,
     /// Retired after the keep-alive (its thread count is already given back).
     retired: bool,
+    /// Nesting depth of [`block_in_place`] sections that gave the permit back (0: none).
+    blocking_sections: u32,
 }
 
 /// The body of a worker thread.
@@ -92,7 +105,8 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
             index,
             owner,
             has_permit: false,
-            searching: false,
+            // Counted as searching by `Pool::spawn_worker`.
+            searching: true,
             running_blocking: false,
             blocking_handed_off: false,
             tick: 0,
@@ -100,6 +114,7 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
             rng: seed,
             watch: None,
             retired: false,
+            blocking_sections: 0,
         });
     });
     loop {
@@ -169,6 +184,100 @@ pub(crate) fn hand_off_blocking_count(pool: &Arc<Pool>) -> bool {
             _ => false,
         }
     })
+}
+
+/// Runs `block`, which is about to block the calling thread (waiting on a condition variable,
+/// a parker, a join), and returns its result.
+///
+/// On a worker thread of a [`CoroutineScheduler`](crate::CoroutineScheduler) running a CPU
+/// task, the worker gives its CPU permit back for the duration (counted as a blocking task,
+/// like a task dispatched as `ProbablyBlocking`), so another thread, an idle one or one the
+/// pool adds within its maximum, runs the pool's CPU work meanwhile; afterwards it takes a
+/// permit back, waiting for one to be released if none is free. Anywhere else (another
+/// thread, a blocking task, a nested call) it just runs `block`. See the module docs of
+/// `worker.rs`.
+///
+/// # Examples
+///
+/// ```
+/// use corral_scheduler::{block_in_place, CoroutineScheduler};
+/// use std::sync::mpsc;
+///
+/// let pool = CoroutineScheduler::builder().core_pool_size(1).max_pool_size(2).build().unwrap();
+/// let (sender, receiver) = mpsc::channel();
+/// let inner = pool.clone();
+/// pool.execute(move || {
+///     let (reply, answer) = mpsc::channel();
+///     inner.execute(move || reply.send(42).unwrap()).unwrap();
+///     // The only CPU permit is released while this task waits, so the task above can run.
+///     sender.send(block_in_place(|| answer.recv().unwrap())).unwrap();
+/// })
+/// .unwrap();
+/// assert_eq!(receiver.recv().unwrap(), 42);
+/// pool.shutdown(std::time::Duration::from_secs(1));
+/// ```
+pub fn block_in_place<R>(block: impl FnOnce() -> R) -> R {
+    let _section = BlockingSection::enter();
+    block()
+}
+
+/// A [`block_in_place`] section; its drop ends it (also when `block` unwinds).
+struct BlockingSection {
+    /// The pool whose permit was given back; `None` when the section changed nothing.
+    pool: Option<Arc<Pool>>,
+    nested: bool,
+}
+
+impl BlockingSection {
+    fn enter() -> BlockingSection {
+        let idle = BlockingSection {
+            pool: None,
+            nested: false,
+        };
+        CURRENT.with(|current| {
+            let Ok(mut current) = current.try_borrow_mut() else {
+                return idle;
+            };
+            let Some(worker) = current.as_mut() else {
+                return idle;
+            };
+            if worker.blocking_sections > 0 {
+                worker.blocking_sections += 1;
+                return BlockingSection {
+                    pool: Some(worker.pool.clone()),
+                    nested: true,
+                };
+            }
+            // Without a permit (a blocking task, or the drain at shutdown) there is nothing to
+            // give back.
+            if !worker.has_permit || worker.running_blocking {
+                return idle;
+            }
+            worker.blocking_sections = 1;
+            worker.pool.control.add_blocking();
+            worker.give_up_permit();
+            BlockingSection {
+                pool: Some(worker.pool.clone()),
+                nested: false,
+            }
+        })
+    }
+}
+
+impl Drop for BlockingSection {
+    fn drop(&mut self) {
+        let Some(pool) = self.pool.take() else {
+            return;
+        };
+        with_worker(|worker| worker.blocking_sections -= 1);
+        if self.nested {
+            return;
+        }
+        pool.control.remove_blocking();
+        // Not under the worker's `RefCell` borrow: this may sleep.
+        pool.acquire_permit_blocking();
+        with_worker(|worker| worker.has_permit = true);
+    }
 }
 
 /// `task` queued on the calling worker's own queue, if the caller is a worker of `pool` that
@@ -351,18 +460,25 @@ impl Worker {
         if self.searching {
             self.searching = false;
             if self.pool.idle.stop_searching() && found_work {
-                self.pool.idle.notify_work();
+                self.pool.signal_cpu_work();
             }
         }
     }
 
     fn begin_blocking(&mut self) {
+        self.running_blocking = true;
+        self.give_up_permit();
+    }
+
+    /// Before this thread blocks (a blocking task, or a [`block_in_place`] section): gives
+    /// the permit back, leaves the "run next" task where thieves can take it, and makes sure
+    /// someone runs the CPU work left behind.
+    fn give_up_permit(&mut self) {
         let pool = self.pool.clone();
         if self.has_permit {
             self.has_permit = false;
-            pool.control.release_permit();
+            pool.release_permit();
         }
-        self.running_blocking = true;
         let slot = pool.slot(self.index);
         if let Some(task) = slot.run_next.take() {
             self.owner.push_back(task, &pool.global_cpu);
@@ -405,7 +521,7 @@ impl Worker {
         let pool = self.pool.clone();
         if self.has_permit {
             self.has_permit = false;
-            pool.control.release_permit();
+            pool.release_permit();
         }
         let last_searcher = pool
             .idle
@@ -425,9 +541,13 @@ impl Worker {
             return keep_running;
         }
         tracing::trace!(pool = %pool.name, worker = self.index + 1, "parking");
-        let mut deadline = Instant::now() + pool.keep_alive;
+        // `None`: a keep-alive too long for an `Instant` (`Duration::MAX`) never ends.
+        let keep_alive_deadline = || Instant::now().checked_add(pool.keep_alive);
+        let mut deadline = keep_alive_deadline();
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.map_or(Duration::MAX, |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
             match pool.idle.wait(self.index, remaining) {
                 Wake::Claimed => {
                     self.searching = true;
@@ -435,7 +555,7 @@ impl Worker {
                 }
                 Wake::Rescan => return true,
                 Wake::TimedOut if pool.is_closed() => return self.leave_park(false),
-                Wake::TimedOut if Instant::now() < deadline => {}
+                Wake::TimedOut if deadline.is_none_or(|deadline| Instant::now() < deadline) => {}
                 Wake::TimedOut => {
                     if !pool.idle.try_retire(self.index) {
                         continue; // claimed meanwhile: the next wait returns `Claimed`
@@ -446,7 +566,7 @@ impl Worker {
                         return false;
                     }
                     pool.idle.unretire(self.index);
-                    deadline = Instant::now() + pool.keep_alive;
+                    deadline = keep_alive_deadline();
                 }
             }
         }
@@ -471,13 +591,13 @@ impl Worker {
         let handed_on = !self.owner.is_empty();
         self.owner.drain_into(&pool.global_cpu);
         if self.has_permit {
-            pool.control.release_permit();
+            pool.release_permit();
         }
         if !self.retired {
             pool.control.remove_thread();
         }
         if handed_on {
-            pool.idle.notify_work();
+            pool.signal_cpu_work();
         }
         tracing::debug!(pool = %pool.name, worker = self.index + 1, "worker exiting");
         pool.release_slot(self.index, self.owner);

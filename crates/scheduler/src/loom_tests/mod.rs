@@ -6,13 +6,19 @@
 //! * `index_stack`: concurrent pushes and pops never lose or duplicate an index.
 //! * `park_wake`: a task published while the last worker parks is always found (the rule in
 //!   `idle.rs`).
+//! * `control`: the compensation rule, reading the blocking count beside the control word,
+//!   never leaves blocking tasks uncompensated (`control.rs`).
+//! * `permit_gate`: a worker waiting for a permit after a blocking section is woken by the
+//!   release (`permit_gate.rs`).
 
 #[cfg(not(debug_assertions))]
 compile_error!("the loom models need debug assertions: add `-C debug-assertions` to RUSTFLAGS");
 
+mod control;
 mod index_stack;
 mod local_queue;
 mod park_wake;
+mod permit_gate;
 
 use corral_core::Runnable;
 use loom::sync::atomic::{AtomicUsize, Ordering};
