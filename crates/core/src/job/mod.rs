@@ -16,6 +16,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::current::Shields;
 use crate::error::JobError;
 
 pub use self::core::JobState;
@@ -48,6 +49,17 @@ pub(crate) trait JobNode: Send + Sync + 'static {
     fn name(&self) -> Option<&str> {
         None
     }
+
+    /// The shield counters this node owns when it is the outermost frame of a poll: a task's,
+    /// or a scope's polled outside any coroutine (see [`crate::current`]). Others own none.
+    fn shields(&self) -> Option<&Shields> {
+        None
+    }
+
+    /// Makes the body look at its state again (a coroutine is scheduled, a scope frame
+    /// woken): a shield of this node was lowered from outside its poll, so a cancelled body
+    /// that the shield protected may now be dropped.
+    fn wake_body(self: Arc<Self>) {}
 
     /// A child reports a failure; see [`JobCore::child_failed`].
     fn child_failed(&self, this: &Job, error: &JobError) -> bool {
