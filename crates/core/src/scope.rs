@@ -19,8 +19,10 @@
 //!    after the job was cancelled is discarded.
 //! 5. Dropping the frame before it returned (the caller's coroutine is dropped, or a
 //!    select-style combinator drops the losing branch) cancels the scope job at once, whether
-//!    the block still runs or only children are left, and drops the block. The scope job stays
-//!    attached to its parent, which does not complete before the cancelled children have.
+//!    the block still runs or only children are left, and drops the block (in place and
+//!    synchronously, as any dropped future: suspending cleanups inside the block itself cannot
+//!    run; the children's can). The scope job stays attached to its parent, which does not
+//!    complete before the cancelled children have.
 //!
 //! # Shields
 //!
