@@ -18,8 +18,10 @@
 //!
 //! The counters belong to the *owner* of the outermost frame: the task, or the scope job of a
 //! scope polled outside any coroutine (both job nodes, see `JobNode::shields`). A
-//! [`ShieldGuard`] holds a counted [`Job`] handle to that owner, so lowering the counter when
-//! the guard is dropped can never touch freed memory, wherever the guard went.
+//! [`ShieldGuard`] holds a weak handle to that owner instead of a pointer to its counters:
+//! dropped, it lowers the counter only if the owner is still alive, so it never touches freed
+//! memory, wherever the guard went. (Weak, not counted: a guard inside its own task's future
+//! must not keep that task alive, or a forgotten coroutine would leak through the cycle.)
 //!
 //! A section's future (a `with_cleanup`, a scope frame) can be boxed and moved to another
 //! coroutine between polls. The shield is raised for the coroutine that *polls* the section:
@@ -47,12 +49,13 @@
 //! # Safety of the raw pointers
 use std::cell::Cell;
 use std::ptr;
+use std::sync::Weak;
 use std::task::{Poll, Waker};
 
 use crate::context::Context;
 use crate::dispatcher::Dispatcher;
 use crate::error::JobError;
-use crate::job::Job;
+use crate::job::{Job, JobNode};
 use crate::loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use crate::trampoline;
 
@@ -329,7 +332,7 @@ fn raise_on(frame: &Frame, kind: ShieldKind) -> ShieldGuard {
         .fetch_add(1, Ordering::Relaxed)
         + 1;
     ShieldGuard {
-        owner: frame.owner().clone(),
+        owner: frame.owner().downgrade(),
         kind,
         level,
     }
@@ -343,7 +346,7 @@ fn raise_on(frame: &Frame, kind: ShieldKind) -> ShieldGuard {
 pub(crate) fn keep_shield(guard: &mut Option<ShieldGuard>, kind: ShieldKind) {
     with_frame(|frame| {
         let same = match (guard.as_ref(), frame) {
-            (Some(guard), Some(frame)) => guard.owner == *frame.owner(),
+            (Some(guard), Some(frame)) => frame.owner().is(&guard.owner),
             (None, None) => true,
             _ => false,
         };
@@ -355,32 +358,26 @@ pub(crate) fn keep_shield(guard: &mut Option<ShieldGuard>, kind: ShieldKind) {
     });
 }
 
-/// Lowers its counter again when dropped. It holds a counted handle to the counters' owner,
-/// so it never dangles, whichever coroutine or thread ends up dropping it.
+/// Lowers its counter again when dropped. It holds a weak handle to the counters' owner, so
+/// it never dangles, whichever coroutine or thread ends up dropping it (module docs).
 pub(crate) struct ShieldGuard {
-    owner: Job,
+    owner: Weak<dyn JobNode>,
     kind: ShieldKind,
     /// The counter's value right after this guard raised it.
     level: u32,
 }
 
 impl ShieldGuard {
-    fn counter(&self) -> &AtomicU32 {
-        self.owner
-            .node()
-            .shields()
-            .expect("a shield owner's node holds shield counters")
-            .counter(self.kind)
-    }
-
     /// For a watching guard (`with_cleanup`): `true` when the innermost frame is cancelled,
     /// not hard-shielded, and no other watcher inside this one is active, so the watcher must
-    /// drop its body now.
+    /// drop its body now. Called in the poll that ran [`keep_shield`] on this guard, so the
+    /// frame's counters are the guard's.
     pub(crate) fn watched_frame_cancelled(&self) -> bool {
         with_frame(|frame| {
             frame.is_some_and(|frame| {
+                debug_assert!(frame.owner().is(&self.owner), "a guard of another owner");
                 frame.cancellation_requested()
-                    && self.counter().load(Ordering::Relaxed) <= self.level
+                    && frame.shields().counter(self.kind).load(Ordering::Relaxed) <= self.level
             })
         })
     }
@@ -388,14 +385,22 @@ impl ShieldGuard {
 
 impl Drop for ShieldGuard {
     fn drop(&mut self) {
-        self.counter().fetch_sub(1, Ordering::Relaxed);
-        let dropped_by_owner = with_frame(|frame| frame.is_some_and(|f| *f.owner() == self.owner));
+        // Gone: its counters went with it, and nobody is left to protect.
+        let Some(owner) = self.owner.upgrade() else {
+            return;
+        };
+        owner
+            .shields()
+            .expect("a shield owner's node holds shield counters")
+            .counter(self.kind)
+            .fetch_sub(1, Ordering::Relaxed);
+        let dropped_by_owner = with_frame(|frame| frame.is_some_and(|f| f.owner().is(&self.owner)));
         if !dropped_by_owner {
             // Lowered from outside the owner's poll (the section moved to another coroutine, or
             // was dropped elsewhere): the owner may sit cancelled at a suspension that this
             // shield kept from dropping its body, and nothing else would wake it. The wake also
             // orders this decrement before the owner's next poll reads the counter.
-            self.owner.node_arc().wake_body();
+            owner.wake_body();
         }
     }
 }

@@ -134,3 +134,30 @@ fn finding_04_non_cancellable_scope_moved_to_another_coroutine() {
     })
     .unwrap();
 }
+
+#[test]
+fn shield_guard_does_not_keep_a_forgotten_coroutine_alive() {
+    struct SetOnDrop(Arc<AtomicUsize>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let flag = SetOnDrop(dropped.clone());
+    // A root coroutine suspended where nothing will ever wake it, its watch shield raised.
+    let job = launch(
+        Context::new(),
+        CoroutineStart::Default,
+        move |_| async move {
+            let _flag = flag;
+            with_cleanup(forever(), async {}).await;
+        },
+    );
+    assert!(job.is_active());
+    assert_eq!(dropped.load(Ordering::SeqCst), 0);
+    // Its last handle: the task and its future are freed. A guard holding a counted handle to
+    // its own task would leak both through the cycle.
+    drop(job);
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+}

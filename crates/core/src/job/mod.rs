@@ -14,7 +14,7 @@ mod standalone;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::current::Shields;
 use crate::error::JobError;
@@ -104,6 +104,17 @@ impl Job {
 
     pub(crate) fn core(&self) -> &JobCore {
         self.node.core()
+    }
+
+    /// A handle that keeps the node's allocation (not the node) alive; see [`Job::is`].
+    pub(crate) fn downgrade(&self) -> Weak<dyn JobNode> {
+        Arc::downgrade(&self.node)
+    }
+
+    /// `true` if `node` is this job's node. Sound as an identity test: a live `Weak` keeps
+    /// its allocation, so no other node can sit at that address meanwhile.
+    pub(crate) fn is(&self, node: &Weak<dyn JobNode>) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.node), node.as_ptr())
     }
 
     /// A completable root job (Kotlin `Job()`): active until [`complete`](Job::complete) or
