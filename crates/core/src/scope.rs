@@ -30,6 +30,8 @@
 //! in [`crate::current`]). They are taken at the first poll, and again whenever the frame is
 //! polled by another owner than the one they were taken from (the scope future was moved to
 //! another coroutine): a non-cancellable scope then moves its hard shield to the new owner.
+//! The scope *job* does not move: it stays a child of the job it was created under, which
+//! still waits for it and still cancels it.
 
 use std::any::Any;
 use std::future::Future;
