@@ -385,6 +385,28 @@ impl ShieldGuard {
 
 impl Drop for ShieldGuard {
     fn drop(&mut self) {
+        // Usual case: dropped in its owner's poll, which keeps the owner alive.
+        let lowered = with_frame(|frame| match frame {
+            Some(frame) if frame.owner().is(&self.owner) => {
+                frame
+                    .shields()
+                    .counter(self.kind)
+                    .fetch_sub(1, Ordering::Relaxed);
+                true
+            }
+            _ => false,
+        });
+        if !lowered {
+            self.lower_elsewhere();
+        }
+    }
+}
+
+impl ShieldGuard {
+    /// Lowers the counter from outside the owner's poll: the section moved to another
+    /// coroutine, or was dropped elsewhere. Out of line: sections rarely move.
+    #[cold]
+    fn lower_elsewhere(&self) {
         // Gone: its counters went with it, and nobody is left to protect.
         let Some(owner) = self.owner.upgrade() else {
             return;
@@ -394,14 +416,10 @@ impl Drop for ShieldGuard {
             .expect("a shield owner's node holds shield counters")
             .counter(self.kind)
             .fetch_sub(1, Ordering::Relaxed);
-        let dropped_by_owner = with_frame(|frame| frame.is_some_and(|f| f.owner().is(&self.owner)));
-        if !dropped_by_owner {
-            // Lowered from outside the owner's poll (the section moved to another coroutine, or
-            // was dropped elsewhere): the owner may sit cancelled at a suspension that this
-            // shield kept from dropping its body, and nothing else would wake it. The wake also
-            // orders this decrement before the owner's next poll reads the counter.
-            owner.wake_body();
-        }
+        // The owner may sit cancelled at a suspension that this shield kept from dropping its
+        // body, and nothing else would wake it. The wake also orders this decrement before the
+        // owner's next poll reads the counter.
+        owner.wake_body();
     }
 }
 
