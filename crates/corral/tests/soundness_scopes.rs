@@ -52,7 +52,9 @@ fn finding_04_with_cleanup_moved_between_worker_coroutines() {
         *parked.lock().unwrap() = Some(section);
         delay(Duration::MAX).await;
     });
+    let parked_by = Instant::now() + WATCHDOG;
     while slot.lock().unwrap().is_none() {
+        assert!(Instant::now() < parked_by, "A never parked the section");
         std::thread::sleep(Duration::from_millis(1));
     }
     let b = GlobalScope::launch(move |_| async move {
