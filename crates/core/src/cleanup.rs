@@ -7,6 +7,11 @@
 //! itself. The cleanup then runs under a *hard* shield, so nothing can drop it; when it is
 //! done the shields are gone and, if the body was dropped, the future stays pending: the frame
 //! drops it at that suspension and the coroutine ends cancelled. See [`crate::current`].
+//!
+//! The shields belong to the coroutine polling the `with_cleanup` now: a future moved to
+//! another coroutine between polls moves its shield there at its next poll, and its body is
+//! then dropped (and its cleanup run) when *that* coroutine is cancelled ("Who owns a shield"
+//! in [`crate::current`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -43,7 +48,6 @@ where
         output: None,
         watch: None,
         hard: None,
-        started: false,
         cleaning: false,
     }
 }
@@ -59,7 +63,6 @@ pin_project! {
         output: Option<B::Output>,
         watch: Option<ShieldGuard>,
         hard: Option<ShieldGuard>,
-        started: bool,
         cleaning: bool,
     }
 }
@@ -73,11 +76,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<B::Output> {
         let mut this = self.project();
-        if !*this.started {
-            *this.started = true;
-            *this.watch = current::raise_shield(ShieldKind::Watch);
-        }
         if !*this.cleaning {
+            current::keep_shield(this.watch, ShieldKind::Watch);
             let body = this
                 .body
                 .as_mut()
@@ -102,6 +102,7 @@ where
             *this.cleaning = true;
         }
         if let Some(cleanup) = this.cleanup.as_mut().as_pin_mut() {
+            current::keep_shield(this.hard, ShieldKind::Hard);
             if cleanup.poll(cx).is_pending() {
                 return Poll::Pending;
             }

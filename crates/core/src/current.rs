@@ -14,21 +14,48 @@
 //! only when the shield is back at that value, so shields inside a frame protect it while
 //! shields outside it do not.
 //!
-//! # Safety of the raw pointers
+//! # Who owns a shield
 //!
-//! Frames live on the stack of the poll that pushed them and are popped (by [`FrameGuard`]'s
-//! drop) before that poll returns, in LIFO order. The pointers inside a frame point at data
-//! that outlives the poll (the task, or the pinned scope future). So every pointer reachable
-//! from `CURRENT` is valid while it is reachable.
-
+//! The counters belong to the *owner* of the outermost frame: the task, or the scope job of a
+//! scope polled outside any coroutine (both job nodes, see `JobNode::shields`). A
+//! [`ShieldGuard`] holds a weak handle to that owner instead of a pointer to its counters:
+//! dropped, it lowers the counter only if the owner is still alive, so it never touches freed
+//! memory, wherever the guard went. (Weak, not counted: a guard inside its own task's future
+//! must not keep that task alive, or a forgotten coroutine would leak through the cycle.)
+//!
+//! A section's future (a `with_cleanup`, a scope frame) can be boxed and moved to another
+//! coroutine between polls. The shield is raised for the coroutine that *polls* the section:
+//! each poll first calls [`keep_shield`], which, when the section is now polled by another
+//! owner, lowers the counter of the former one and raises the new one's. So:
+//! * the former coroutine is no longer protected by the section: cancelled, it is dropped at its
+//!   next suspension like any other (it is not left waiting in Cancelling for a cleanup that no
+//!   longer belongs to it);
+//! * the section follows the cancellation of the coroutine polling it now: a `with_cleanup`
+//!   body is dropped and its cleanup run when that coroutine is cancelled, and its cleanup, like
+//!   a non-cancellable section, protects that coroutine while it runs;
+//! * a section moved away and not polled again keeps shielding the coroutine that polled it
+//!   last, until it is polled elsewhere or dropped (a frame cannot tell a future moved out of
+//!   its body from one its body holds but did not poll this time).
+//!
+//! Scope frames likewise take their shield bases again when their owner changes (see
+//! `Scoped`), before their inner sections move their shields over.
+//!
+//! Levels are compared with `<=`, not `==`: a section moving away lowers its former owner's
+//! counter out of LIFO order, possibly below the base of a frame or the level of a watcher
+//! entered after it, which must then not wait for a level that will not come back. Without
+//! moves the counters never go below a live frame's base or a live guard's level, and `<=` is
+//! `==`.
+//!
+//! # Safety of the raw pointers
 use std::cell::Cell;
 use std::ptr;
+use std::sync::Weak;
 use std::task::{Poll, Waker};
 
 use crate::context::Context;
 use crate::dispatcher::Dispatcher;
 use crate::error::JobError;
-use crate::job::Job;
+use crate::job::{Job, JobNode};
 use crate::loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use crate::trampoline;
 
@@ -37,7 +64,10 @@ pub(crate) struct Frame {
     pub(crate) job: *const Job,
     /// The context of the frame, without its job element (the job is `job`).
     pub(crate) context: *const Context,
-    pub(crate) shields: *const Shields,
+    /// The job whose node holds `shields` (see "Who owns a shield" in the module docs).
+    owner: *const Job,
+    /// `owner`'s counters, read directly on every poll (no virtual call).
+    shields: *const Shields,
     pub(crate) hard_base: u32,
     pub(crate) watch_base: u32,
     /// Set by `yield_now` in the task that owns this frame (null outside tasks).
@@ -75,17 +105,24 @@ impl Frame {
     /// A frame entered at `bases` (a task's own frame: the default, zero; a scope frame: the
     /// levels captured once, when the scope was first entered, *not* at each poll, or a
     /// `with_cleanup` watching across suspensions would look like part of the scope).
+    /// `owner`'s node must hold `shields` (`JobNode::shields`).
     pub(crate) fn new(
         job: &Job,
         context: &Context,
+        owner: &Job,
         shields: &Shields,
         bases: ShieldBases,
         yield_flag: Option<*const dyn YieldRequest>,
         runs_on: Option<&Dispatcher>,
     ) -> Frame {
+        debug_assert!(owner
+            .node()
+            .shields()
+            .is_some_and(|own| ptr::eq(own, shields)));
         Frame {
             job,
             context,
+            owner,
             shields,
             hard_base: bases.hard,
             watch_base: bases.watch,
@@ -104,16 +141,28 @@ impl Frame {
         bases: ShieldBases,
         runs_on: Option<&Dispatcher>,
     ) -> Frame {
-        // SAFETY: module docs: `shields` outlives `self`, and the nested frame is popped first.
-        let shields = unsafe { &*self.shields };
         let runs_on = runs_on.or_else(|| self.runs_on());
-        Frame::new(job, context, shields, bases, self.yield_flag, runs_on)
+        Frame::new(
+            job,
+            context,
+            self.owner(),
+            self.shields(),
+            bases,
+            self.yield_flag,
+            runs_on,
+        )
+    }
+
+    /// The job owning this frame's shield counters (see the module docs).
+    pub(crate) fn owner(&self) -> &Job {
+        // SAFETY: module docs: the owner outlives the frame.
+        unsafe { &*self.owner }
     }
 
     /// The current shield levels, to enter a nested frame at.
     pub(crate) fn current_levels(&self) -> ShieldBases {
         let shields = self.shields();
-        // Relaxed: the counters are only touched by the thread polling the task.
+        // Relaxed: see `Shields`.
         ShieldBases {
             hard: shields.hard.load(Ordering::Relaxed),
             watch: shields.watch.load(Ordering::Relaxed),
@@ -135,7 +184,7 @@ impl Frame {
         runs_on.or_else(|| unsafe { &*self.context }.dispatcher())
     }
 
-    fn shields(&self) -> &Shields {
+    pub(crate) fn shields(&self) -> &Shields {
         // SAFETY: module docs: `shields` outlives the frame.
         unsafe { &*self.shields }
     }
@@ -145,18 +194,22 @@ impl Frame {
     pub(crate) fn must_drop(&self) -> bool {
         let shields = self.shields();
         self.job().is_cancelled()
-            && shields.hard.load(Ordering::Relaxed) == self.hard_base
-            && shields.watch.load(Ordering::Relaxed) == self.watch_base
+            && shields.hard.load(Ordering::Relaxed) <= self.hard_base
+            && shields.watch.load(Ordering::Relaxed) <= self.watch_base
     }
 
     /// `true` when suspension points inside this frame must stay pending so the body is dropped
     /// (by the frame itself, or by a `with_cleanup` watching it).
     fn cancellation_requested(&self) -> bool {
-        self.job().is_cancelled() && self.shields().hard.load(Ordering::Relaxed) == self.hard_base
+        self.job().is_cancelled() && self.shields().hard.load(Ordering::Relaxed) <= self.hard_base
     }
 }
 
 /// The two counters of a task that protect its frames from being dropped; see the module docs.
+///
+/// Relaxed throughout: they are raised and read only by the thread polling their owner. A guard
+/// lowered on another thread wakes the owner afterwards (see `ShieldGuard`'s drop), and that
+/// wake orders the decrement before the owner's next poll.
 #[derive(Debug, Default)]
 pub(crate) struct Shields {
     /// Raised by non-cancellable sections: nothing outside them is dropped.
@@ -167,6 +220,15 @@ pub(crate) struct Shields {
     /// Set during a poll by a suspension point that must see a later cancellation (see
     /// [`poll_on_cancel`]); the task reads and clears it before its next poll.
     poll_on_cancel: AtomicBool,
+}
+
+impl Shields {
+    fn counter(&self, kind: ShieldKind) -> &AtomicU32 {
+        match kind {
+            ShieldKind::Hard => &self.hard,
+            ShieldKind::Watch => &self.watch,
+        }
+    }
 }
 
 impl Shields {
@@ -259,22 +321,48 @@ pub(crate) enum ShieldKind {
 
 /// Raises a counter of the current task (see the module docs); `None` outside coroutines.
 pub(crate) fn raise_shield(kind: ShieldKind) -> Option<ShieldGuard> {
-    with_frame(|frame| {
-        frame.map(|frame| {
-            let shields = frame.shields();
-            let counter = match kind {
-                ShieldKind::Hard => &shields.hard,
-                ShieldKind::Watch => &shields.watch,
-            };
-            let level = counter.fetch_add(1, Ordering::Relaxed) + 1;
-            ShieldGuard { counter, level }
-        })
-    })
+    with_frame(|frame| frame.map(|frame| raise_on(frame, kind)))
 }
 
-/// Lowers its counter again when dropped.
+fn raise_on(frame: &Frame, kind: ShieldKind) -> ShieldGuard {
+    // Relaxed: see `Shields`.
+    let level = frame
+        .shields()
+        .counter(kind)
+        .fetch_add(1, Ordering::Relaxed)
+        + 1;
+    ShieldGuard {
+        owner: frame.owner().downgrade(),
+        kind,
+        level,
+    }
+}
+
+/// Called by a section at each poll, before polling what it shields: makes `guard` shield the
+/// coroutine polling it now (see "Who owns a shield" in the module docs). A guard raised for
+/// another owner is dropped (lowering that owner's counter) and a new one raised here; outside
+/// coroutines the guard is dropped. Costs a thread-local read and a comparison when the owner
+/// did not change.
+pub(crate) fn keep_shield(guard: &mut Option<ShieldGuard>, kind: ShieldKind) {
+    with_frame(|frame| {
+        let same = match (guard.as_ref(), frame) {
+            (Some(guard), Some(frame)) => frame.owner().is(&guard.owner),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            // Lowered on the former owner first: it no longer holds this section.
+            drop(guard.take());
+            *guard = frame.map(|frame| raise_on(frame, kind));
+        }
+    });
+}
+
+/// Lowers its counter again when dropped. It holds a weak handle to the counters' owner, so
+/// it never dangles, whichever coroutine or thread ends up dropping it (module docs).
 pub(crate) struct ShieldGuard {
-    counter: *const AtomicU32,
+    owner: Weak<dyn JobNode>,
+    kind: ShieldKind,
     /// The counter's value right after this guard raised it.
     level: u32,
 }
@@ -282,30 +370,56 @@ pub(crate) struct ShieldGuard {
 impl ShieldGuard {
     /// For a watching guard (`with_cleanup`): `true` when the innermost frame is cancelled,
     /// not hard-shielded, and no other watcher inside this one is active, so the watcher must
-    /// drop its body now.
+    /// drop its body now. Called in the poll that ran [`keep_shield`] on this guard, so the
+    /// frame's counters are the guard's.
     pub(crate) fn watched_frame_cancelled(&self) -> bool {
         with_frame(|frame| {
             frame.is_some_and(|frame| {
-                // SAFETY: see `raise_shield`: the counter outlives the guard.
-                let watch = unsafe { &*self.counter }.load(Ordering::Relaxed);
-                frame.cancellation_requested() && watch == self.level
+                debug_assert!(frame.owner().is(&self.owner), "a guard of another owner");
+                frame.cancellation_requested()
+                    && frame.shields().counter(self.kind).load(Ordering::Relaxed) <= self.level
             })
         })
     }
 }
 
-// SAFETY: the guard is created and dropped by futures owned by one task; the counter it points
-// at lives as long as that task (or pinned scope future). Moving the future between threads (a
-// task resumed on another worker) moves the guard with it, and the counter is atomic.
-unsafe impl Send for ShieldGuard {}
-// SAFETY: `ShieldGuard` has no method that touches the counter through `&self` concurrently
-// with its owner; sharing a `&ShieldGuard` only allows atomic loads.
-unsafe impl Sync for ShieldGuard {}
-
 impl Drop for ShieldGuard {
     fn drop(&mut self) {
-        // SAFETY: see `raise_shield`: the counter outlives the guard.
-        unsafe { &*self.counter }.fetch_sub(1, Ordering::Relaxed);
+        // Usual case: dropped in its owner's poll, which keeps the owner alive.
+        let lowered = with_frame(|frame| match frame {
+            Some(frame) if frame.owner().is(&self.owner) => {
+                frame
+                    .shields()
+                    .counter(self.kind)
+                    .fetch_sub(1, Ordering::Relaxed);
+                true
+            }
+            _ => false,
+        });
+        if !lowered {
+            self.lower_elsewhere();
+        }
+    }
+}
+
+impl ShieldGuard {
+    /// Lowers the counter from outside the owner's poll: the section moved to another
+    /// coroutine, or was dropped elsewhere. Out of line: sections rarely move.
+    #[cold]
+    fn lower_elsewhere(&self) {
+        // Gone: its counters went with it, and nobody is left to protect.
+        let Some(owner) = self.owner.upgrade() else {
+            return;
+        };
+        owner
+            .shields()
+            .expect("a shield owner's node holds shield counters")
+            .counter(self.kind)
+            .fetch_sub(1, Ordering::Relaxed);
+        // The owner may sit cancelled at a suspension that this shield kept from dropping its
+        // body, and nothing else would wake it. The wake also orders this decrement before the
+        // owner's next poll reads the counter.
+        owner.wake_body();
     }
 }
 

@@ -17,8 +17,21 @@
 //! 4. After the block ended (value, panic, drop) the frame waits for the scope job to be final
 //!    (all descendants done) and returns the value, or the job's error. A value produced
 //!    after the job was cancelled is discarded.
-//! 5. Dropping the frame early (the caller's coroutine is dropped) cancels the scope job and
-//!    drops the block; the children finish on their own and the scope job completes then.
+//! 5. Dropping the frame before it returned (the caller's coroutine is dropped, or a
+//!    select-style combinator drops the losing branch) cancels the scope job at once, whether
+//!    the block still runs or only children are left, and drops the block (in place and
+//!    synchronously, as any dropped future: suspending cleanups inside the block itself cannot
+//!    run; the children's can). The scope job stays attached to its parent, which does not
+//!    complete before the cancelled children have.
+//!
+//! # Shields
+//!
+//! A scope frame's shield bases belong to the coroutine that polls it (see "Who owns a shield"
+//! in [`crate::current`]). They are taken at the first poll, and again whenever the frame is
+//! polled by another owner than the one they were taken from (the scope future was moved to
+//! another coroutine): a non-cancellable scope then moves its hard shield to the new owner.
+//! The scope *job* does not move: it stays a child of the job it was created under, which
+//! still waits for it and still cancels it.
 
 use std::any::Any;
 use std::future::Future;
@@ -90,8 +103,8 @@ where
         runs_on,
         kind,
         job: None,
-        own_shields: Shields::new(),
         bases: ShieldBases::default(),
+        bases_owner: 0,
         hard_shield: None,
         value: None,
         join: None,
@@ -109,10 +122,12 @@ pin_project! {
         runs_on: Option<Dispatcher>,
         kind: ScopeKind,
         job: Option<(Job, Arc<ScopeJob>)>,
-        // Used as the frame's counters when the scope is polled outside any coroutine.
-        own_shields: Shields,
-        // The shield levels at the first poll: the frame's bases at every poll.
+        // The shield levels at the first poll by the current owner: the frame's bases at every
+        // poll (see the module docs).
         bases: ShieldBases,
+        // The id of the job owning the counters `bases` were read from (0: none yet; job ids
+        // start at 1).
+        bases_owner: u64,
         hard_shield: Option<ShieldGuard>,
         value: Option<Fut::Output>,
         join: Option<Join>,
@@ -124,9 +139,12 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             if let Some((job, _)) = this.job.as_ref() {
-                if this.future.is_some() {
-                    // Dropped before the block ended (rule 5).
+                // Dropped before it returned (rule 5): the block, if it still runs, and the
+                // children are cancelled now.
+                if !job.is_completed() {
                     job.cancel_by_runtime(JobError::cancelled("Job was cancelled"));
+                }
+                if this.future.is_some() {
                     let dropped = panic::catch_unwind(AssertUnwindSafe(|| this.future.set(None)));
                     let outcome = match dropped {
                         Ok(()) => BodyOutcome::Dropped,
@@ -149,23 +167,35 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if this.job.is_none() {
-            let (job, node) = ScopeJob::create(*this.kind, this.context);
-            *this.bases =
-                current::with_frame(|outer| outer.map(Frame::current_levels)).unwrap_or_default();
-            if this.context.is_non_cancellable() {
-                *this.hard_shield = current::raise_shield(ShieldKind::Hard);
-            }
-            *this.job = Some((job, node));
+            *this.job = Some(ScopeJob::create(*this.kind, this.context));
         }
         let (job, node) = this.job.as_ref().expect("created above");
+        let owner = current::with_frame(|outer| outer.map_or(job.id(), |outer| outer.owner().id()));
+        if owner != *this.bases_owner {
+            *this.bases = take_bases();
+            *this.bases_owner = owner;
+        }
+        if this.context.is_non_cancellable() {
+            current::keep_shield(this.hard_shield, ShieldKind::Hard);
+        }
         if this.join.is_none() {
             node.set_waker(cx.waker());
             let block_context = this.context.clone().without_job();
-            let own_shields: &Shields = this.own_shields;
             let runs_on = this.runs_on.as_ref();
             let frame = current::with_frame(|outer| match outer {
                 Some(outer) => outer.nested(job, &block_context, *this.bases, runs_on),
-                None => Frame::new(job, &block_context, own_shields, *this.bases, None, runs_on),
+                None => {
+                    let shields = &node.shields;
+                    Frame::new(
+                        job,
+                        &block_context,
+                        job,
+                        shields,
+                        *this.bases,
+                        None,
+                        runs_on,
+                    )
+                }
             });
             let result = {
                 let _guard = current::enter(&frame);
@@ -206,6 +236,13 @@ where
             }
         }
     }
+}
+
+/// The shield levels of the coroutine polling the scope now (none outside coroutines: the
+/// frame then uses its own job's counters, from zero). Out of line: it runs once per owner.
+#[cold]
+fn take_bases() -> ShieldBases {
+    current::with_frame(|outer| outer.map(Frame::current_levels)).unwrap_or_default()
 }
 
 enum Step<T> {
@@ -259,6 +296,9 @@ pub(crate) struct ScopeJob {
     core: JobCore,
     context: Context,
     waker: Mutex<Option<Waker>>,
+    /// The frame's counters when the scope is polled outside any coroutine (it then owns
+    /// them; see "Who owns a shield" in [`crate::current`]).
+    shields: Shields,
 }
 
 impl ScopeJob {
@@ -271,6 +311,7 @@ impl ScopeJob {
             core: JobCore::new(job_kind, JobState::Active),
             context: context.clone().without_job(),
             waker: Mutex::new(None),
+            shields: Shields::new(),
         });
         let job = Job::from_node(node.clone());
         if let Some(JobElement::Job(parent)) = context.job_element() {
@@ -297,6 +338,14 @@ impl JobNode for ScopeJob {
     }
 
     fn on_cancelling(self: Arc<Self>, _this: &Job) {
+        self.wake_body();
+    }
+
+    fn shields(&self) -> Option<&Shields> {
+        Some(&self.shields)
+    }
+
+    fn wake_body(self: Arc<Self>) {
         let waker = self
             .waker
             .lock()

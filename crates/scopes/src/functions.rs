@@ -9,8 +9,13 @@
 //! cancelled.
 //!
 //! Outside any coroutine they still work; the new scope then has no parent.
+//!
+//! Dropping one of their futures before it returned (select-style racing, any combinator)
+//! cancels the block and its children at once; they stay children of the caller's job, which
+//! does not complete before they have ended.
 
 use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context as TaskContext, Poll};
@@ -18,7 +23,7 @@ use std::time::Duration;
 
 use corral_core::{
     async_scoped, current_context, is_active, running_dispatcher, scoped, yield_now, Context,
-    CoroutineStart, JobError, NonCancellable, ScopeKind,
+    CoroutineStart, Job, JobError, NonCancellable, ScopeKind,
 };
 use corral_dispatchers::{schedule_timeout, TimeoutHandle};
 use pin_project_lite::pin_project;
@@ -110,10 +115,15 @@ where
         .await;
     }
     let dispatched = move |target: Context| async move {
-        async_scoped(target, CoroutineStart::Default, move |ctx| {
+        let deferred = async_scoped(target, CoroutineStart::Default, move |ctx| {
             block(CoroutineScope::from_context(ctx))
-        })
-        .await
+        });
+        // A `Deferred` dropped unawaited does not cancel its coroutine; this one must be when
+        // the `with_context` future is dropped before it returned (select-style racing): the
+        // block is cancelled at once and, being a child of the caller's job, holds that job's
+        // completion until it ended.
+        let _cancel_if_dropped = CancelOnDrop(deferred.job().clone());
+        deferred.await
     };
     // The caller waits inside an in-place non-cancellable frame, so a cancellation of the
     // caller while the block runs elsewhere is not a drop of this future: it flows down to the
@@ -130,6 +140,22 @@ where
         yield_now().await;
     }
     result
+}
+
+/// Cancels its job when dropped (a no-op once the job completed).
+struct CancelOnDrop(Job);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.0.is_completed() {
+            // `Job::cancel` re-raises a plain descendant job's handler panic to its caller;
+            // here the caller is a destructor (perhaps running during an unwind), so the panic
+            // is reported instead of raised.
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| self.0.cancel())) {
+                corral_core::error::report_uncaught_panic(payload);
+            }
+        }
+    }
 }
 
 /// Runs `block` in place like [`coroutine_scope`], cancelling it (and its children) if it has

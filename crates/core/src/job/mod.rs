@@ -14,8 +14,9 @@ mod standalone;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
+use crate::current::Shields;
 use crate::error::JobError;
 
 pub use self::core::JobState;
@@ -49,6 +50,17 @@ pub(crate) trait JobNode: Send + Sync + 'static {
     fn name(&self) -> Option<&str> {
         None
     }
+
+    /// The shield counters this node owns when it is the outermost frame of a poll: a task's,
+    /// or a scope's polled outside any coroutine (see [`crate::current`]). Others own none.
+    fn shields(&self) -> Option<&Shields> {
+        None
+    }
+
+    /// Makes the body look at its state again (a coroutine is scheduled, a scope frame
+    /// woken): a shield of this node was lowered from outside its poll, so a cancelled body
+    /// that the shield protected may now be dropped.
+    fn wake_body(self: Arc<Self>) {}
 
     /// A child reports a failure; see [`JobCore::child_failed`].
     fn child_failed(&self, this: &Job, error: &JobError) -> bool {
@@ -93,6 +105,17 @@ impl Job {
 
     pub(crate) fn core(&self) -> &JobCore {
         self.node.core()
+    }
+
+    /// A handle that keeps the node's allocation (not the node) alive; see [`Job::is`].
+    pub(crate) fn downgrade(&self) -> Weak<dyn JobNode> {
+        Arc::downgrade(&self.node)
+    }
+
+    /// `true` if `node` is this job's node. Sound as an identity test: a live `Weak` keeps
+    /// its allocation, so no other node can sit at that address meanwhile.
+    pub(crate) fn is(&self, node: &Weak<dyn JobNode>) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.node), node.as_ptr())
     }
 
     /// A completable root job (Kotlin `Job()`): active until [`complete`](Job::complete) or

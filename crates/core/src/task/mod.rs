@@ -177,6 +177,7 @@ impl<B: Body> Task<B> {
             let frame = Frame::new(
                 job,
                 &self.context,
+                job,
                 &self.shields,
                 ShieldBases::default(),
                 Some(yield_flag),
@@ -387,6 +388,14 @@ impl<B: Body> JobNode for Task<B> {
     }
 
     fn start_body(self: Arc<Self>, _this: &Job) {
+        self.wake_task();
+    }
+
+    fn shields(&self) -> Option<&Shields> {
+        Some(&self.shields)
+    }
+
+    fn wake_body(self: Arc<Self>) {
         self.wake_task();
     }
 
