@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex};
 use corral_core::{
     scoped, yield_now, CoroutineStart, Deferred, Job, JobError, NonCancellable, ScopeKind,
 };
-use corral_test_support::{forever, run_blocking, run_blocking_with, Finally, Recorder, Scope, Steps};
+use corral_test_support::{
+    forever, run_blocking, run_blocking_with, Finally, Recorder, Scope, Steps,
+};
 
 /// Fails the current body with `error`'s message: the Rust shape of letting a caught
 /// exception propagate (`throw e`).

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use corral_core::{
     yield_now, CompletionHandle, Context, CoroutineStart, Job, JobError, JobState, NonCancellable,
 };
-use corral_test_support::{forever, run_blocking, run_blocking_with, Finally, Recorder, Scope, Steps};
+use corral_test_support::{
+    forever, run_blocking, run_blocking_with, Finally, Recorder, Scope, Steps,
+};
 
 /// `N` handler counters.
 fn counters(n: usize) -> Arc<Vec<AtomicUsize>> {

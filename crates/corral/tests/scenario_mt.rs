@@ -4,7 +4,6 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
-use std::time::Duration;
 
 use corral::prelude::*;
 use corral_test_support::{forever, Recorder, Steps, MS};

@@ -4,6 +4,7 @@
 //! EXC-11, NC-01, NC-02. The others of these sections are in corral-core's
 //! `scenario_struct.rs`, `scenario_exc.rs` and `scenario_nc_cancel.rs`.
 
+use corral::current_context;
 use corral::prelude::*;
 use corral_test_support::{other_dispatcher, Recorder, Steps};
 
