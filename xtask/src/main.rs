@@ -37,7 +37,8 @@ commands:
               --quick, --filter NAME, and any other flag are passed to the binary
   package   verify's package step alone: the published crates' metadata, files and packaging
   msrv      verify's msrv step alone: the published crates build with the declared rust-version
-  tidy      source checks: `//!` headers, SAFETY comments, no dbg!/todo!, no trailing spaces
+  tidy      source checks clippy cannot make: `//!` headers, no trailing spaces, no
+              references to documents outside the repository, clippy's lints on loom models
   help      this text
 ";
 

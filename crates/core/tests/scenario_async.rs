@@ -11,15 +11,15 @@
 //!   failure's message (a new failure object with the same message).
 //! * The delay-based variants of ASYNC-12 are in the facade's `tests/scenario_async.rs`.
 
-mod support;
-
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
 use corral_core::{
     scoped, yield_now, CoroutineStart, Deferred, Job, JobError, NonCancellable, ScopeKind,
 };
-use support::{forever, run_blocking, run_blocking_with, Finally, Recorder, Scope, Steps};
+use corral_test_support::{
+    forever, run_blocking, run_blocking_with, Finally, Recorder, Scope, Steps,
+};
 
 /// Fails the current body with `error`'s message: the Rust shape of letting a caught
 /// exception propagate (`throw e`).

@@ -2,12 +2,10 @@
 //! exception propagation, handler routing and aggregation. EXC-10 and EXC-11 (which need
 //! `with_context`) are in `crates/corral/tests/scenario_struct_exc.rs`.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
 use corral_core::{yield_now, CoroutineExceptionHandler, CoroutineStart, Job, JobError};
-use support::{forever, run_blocking_with, Recorder, Steps};
+use corral_test_support::{forever, run_blocking_with, Recorder, Steps};
 
 /// Asserts that `recorder` received exactly one failure with `message`, no cause and the
 /// given suppressed messages (kotlinx `captureExceptionsRun`), and returns it.

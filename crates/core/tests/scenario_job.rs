@@ -5,8 +5,6 @@
 //! ported (see docs/kotlin-guide.md). Where a `CompletableDeferred` row tests a rule of plain
 //! jobs too (JOB-02's consecutive `completeExceptionally`), it is ported on `Job`.
 
-mod support;
-
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use corral_core::{
     yield_now, CompletionHandle, Context, CoroutineStart, Job, JobError, JobState, NonCancellable,
 };
-use support::{forever, run_blocking, run_blocking_with, Finally, Recorder, Scope, Steps};
+use corral_test_support::{
+    forever, run_blocking, run_blocking_with, Finally, Recorder, Scope, Steps,
+};
 
 /// `N` handler counters.
 fn counters(n: usize) -> Arc<Vec<AtomicUsize>> {

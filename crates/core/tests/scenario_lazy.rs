@@ -1,12 +1,10 @@
 //! LAZY scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md):
 //! `CoroutineStart::Lazy`.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
 use corral_core::{yield_now, Context, CoroutineStart, Job, JobError, JobState, NonCancellable};
-use support::{run_blocking, run_blocking_with, Recorder, Steps};
+use corral_test_support::{run_blocking, run_blocking_with, Recorder, Steps};
 
 /// LAZY-01: a lazy launch is not started by `yield_now`; `join` starts it and waits.
 #[test]

@@ -3,8 +3,6 @@
 //! rules in Rust (a pending future woken by hand; completion handlers that panic). The NC scenarios
 //! need `with_context` and are in `crates/corral/tests/scenario_struct_exc.rs`.
 
-mod support;
-
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
@@ -12,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll, Waker};
 
 use corral_core::{yield_now, CoroutineStart, Job};
-use support::{run_blocking, run_blocking_with, Finally, Recorder, Steps};
+use corral_test_support::{run_blocking, run_blocking_with, Finally, Recorder, Steps};
 
 /// A suspension resumed by hand (kotlinx `suspendCancellableCoroutine { cont = it }`):
 /// pending until [`HandWoken::resume`] sets the value and wakes the stored waker.
@@ -222,7 +220,7 @@ fn cancel_03d_completion_handler_failure_is_reported() {
             let s1 = s.clone();
             let job = scope.launch(move |_| async move {
                 s1.expect(1);
-                support::forever().await;
+                corral_test_support::forever().await;
             });
             let _ = job.invoke_on_completion(|_| panic!("AssertionError"));
             let s3 = s.clone();

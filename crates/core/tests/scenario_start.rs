@@ -1,10 +1,8 @@
 //! START scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md):
 //! CoroutineStart Default, Atomic, Undispatched.
 
-mod support;
-
 use corral_core::{scoped, yield_now, CoroutineStart, Job, ScopeKind};
-use support::{run_blocking, Steps};
+use corral_test_support::{run_blocking, Steps};
 
 /// START-01: Default start dispatches FIFO; the caller runs first ("C A B").
 #[test]
@@ -154,7 +152,7 @@ fn start_08_all_modes_on_cancelled_parent() {
                 let s1 = s.clone();
                 let context = scope.context.clone() + Job::new();
                 let result = scoped(context, ScopeKind::Coroutine, move |ctx| async move {
-                    let scope = support::Scope::new(ctx);
+                    let scope = corral_test_support::Scope::new(ctx);
                     scope.job().cancel();
                     s1.expect(1);
                     let d = scope.launch_with((), start, |_| async {});

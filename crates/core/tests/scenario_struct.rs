@@ -3,13 +3,11 @@
 //! that need `with_context` or `coroutine_scope` (STRUCT-05, STRUCT-09) are in
 //! `crates/corral/tests/scenario_struct_exc.rs`.
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use corral_core::{ensure_active, is_active, with_cleanup, yield_now, CoroutineStart, Job};
-use support::{forever, run_blocking, run_blocking_with, Finally, Recorder, Steps};
+use corral_test_support::{forever, run_blocking, run_blocking_with, Finally, Recorder, Steps};
 
 /// STRUCT-02 (a): cancelling a child suspended in `yield`; the parent ends normally.
 #[test]

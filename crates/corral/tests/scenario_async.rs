@@ -2,13 +2,10 @@
 //! that need the facade (timers, `coroutine_scope`): the delay-based variants of ASYNC-12. The
 //! others are in corral-core's `tests/scenario_async.rs`.
 
-#[path = "../../core/tests/support/steps.rs"]
-mod steps;
-
 use std::time::{Duration, Instant};
 
 use corral::prelude::*;
-use steps::{forever, Recorder, Steps};
+use corral_test_support::{forever, Recorder, Steps};
 
 /// What the suspended child async of ASYNC-12 is waiting in.
 #[derive(Clone, Copy, Debug)]

@@ -7,9 +7,6 @@
 //! The shared scheduler and the one main loop are process-wide, and the timing test must not
 //! share CPU permits with the others: every test here holds [`SERIAL`].
 
-#[path = "../../core/tests/support/steps.rs"]
-mod steps;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::thread;
@@ -17,9 +14,7 @@ use std::time::{Duration, Instant};
 
 use corral::prelude::*;
 use corral::Runnable;
-use steps::Steps;
-
-const MS: fn(u64) -> Duration = Duration::from_millis;
+use corral_test_support::{Steps, MS};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 

@@ -5,9 +5,6 @@
 //! that a view *reaches* its N (rule R11 of docs/conformance.md), with tasks that wait for each
 //! other under a deadline, so a too-small limit fails instead of hanging.
 
-#[path = "../../core/tests/support/steps.rs"]
-mod steps;
-
 use std::collections::HashSet;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};

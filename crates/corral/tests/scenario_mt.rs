@@ -2,17 +2,11 @@
 //! (STRUCT-11, EXC-07, EXC-08a, EXC-13, ASYNC-04, CANCEL-05), and the delay-based variants of
 //! STRUCT-01 (d), NC-04 (c) and CANCEL-06, against the facade.
 
-#[path = "../../core/tests/support/steps.rs"]
-mod steps;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
-use std::time::Duration;
 
 use corral::prelude::*;
-use steps::{forever, Recorder, Steps};
-
-const MS: fn(u64) -> Duration = Duration::from_millis;
+use corral_test_support::{forever, Recorder, Steps, MS};
 
 type Lines = Arc<Mutex<Vec<String>>>;
 

@@ -2,16 +2,11 @@
 //! delay ordering of TIME-01 / TIME-02 and the single-worker yield fairness of YIELD-01,
 //! ported from kotlinx.coroutines' own tests (index in docs/conformance.md), against the facade.
 
-#[path = "../../core/tests/support/steps.rs"]
-mod steps;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use corral::prelude::*;
-use steps::Steps;
-
-const MS: fn(u64) -> Duration = Duration::from_millis;
+use corral_test_support::{Steps, MS};
 
 type Lines = Arc<Mutex<Vec<&'static str>>>;
 

@@ -3,11 +3,8 @@
 //! runs in place, waits for all descendants, and returns failures instead of failing the
 //! caller.
 
-#[path = "../../core/tests/support/steps.rs"]
-mod steps;
-
 use corral::prelude::*;
-use steps::{forever, Finally, Steps};
+use corral_test_support::{forever, Finally, Steps};
 
 /// SCOPE-01: coroutine_scope runs its block inline and returns its value only after all
 /// descendants finished.

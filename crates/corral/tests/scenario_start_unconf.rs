@@ -2,11 +2,8 @@
 //! Unconfined children whose parent is already cancelled (the other START scenarios need no real
 //! dispatcher and live in corral-core's `scenario_start.rs`).
 
-#[path = "../../core/tests/support/steps.rs"]
-mod steps;
-
 use corral::prelude::*;
-use steps::{Recorder, Steps};
+use corral_test_support::{Recorder, Steps};
 
 /// START-07: under a cancelled parent, an Unconfined child with Default start never runs and
 /// is complete as soon as `launch` returns; with Atomic start it runs until its first

@@ -4,40 +4,9 @@
 //! EXC-11, NC-01, NC-02. The others of these sections are in corral-core's
 //! `scenario_struct.rs`, `scenario_exc.rs` and `scenario_nc_cancel.rs`.
 
-#[path = "../../core/tests/support/steps.rs"]
-mod steps;
-
-use std::fmt;
-
+use corral::current_context;
 use corral::prelude::*;
-use corral::{current_context, Dispatch, Runnable};
-use steps::{Recorder, Steps};
-
-/// A *different* dispatcher that runs on the same event loop (kotlinx's wrapper dispatcher).
-struct Forwarding(Dispatcher);
-
-impl fmt::Display for Forwarding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Forwarding({})", self.0)
-    }
-}
-
-impl Dispatch for Forwarding {
-    fn dispatch(&self, runnable: Runnable) {
-        self.0.dispatch(runnable);
-    }
-
-    fn limited_parallelism(&self, this: &Dispatcher, _parallelism: usize) -> Dispatcher {
-        this.clone()
-    }
-}
-
-fn other_dispatcher() -> Dispatcher {
-    let current = current_context()
-        .and_then(|c| c.dispatcher().cloned())
-        .expect("in a coroutine");
-    Dispatcher::new(Forwarding(current))
-}
+use corral_test_support::{other_dispatcher, Recorder, Steps};
 
 /// STRUCT-05: a crashed parent cancels its children and waits for them (their
 /// non-cancellable cleanup included) before completing; the handler gets the failure once,

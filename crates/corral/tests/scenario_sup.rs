@@ -2,11 +2,8 @@
 //! against the facade: `SupervisorJob` and
 //! `supervisor_scope`.
 
-#[path = "../../core/tests/support/steps.rs"]
-mod steps;
-
 use corral::prelude::*;
-use steps::{forever, Finally, Recorder, Steps};
+use corral_test_support::{forever, Finally, Recorder, Steps};
 
 /// SUP-01: children of a SupervisorJob fail independently; each reports to the handler; the
 /// supervisor stays active.

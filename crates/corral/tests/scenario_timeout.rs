@@ -2,15 +2,10 @@
 //! own tests (index in docs/conformance.md), against the facade's `with_timeout` /
 //! `with_timeout_or_none`.
 
-#[path = "../../core/tests/support/steps.rs"]
-mod steps;
-
 use std::time::Duration;
 
 use corral::prelude::*;
-use steps::Steps;
-
-const MS: fn(u64) -> Duration = Duration::from_millis;
+use corral_test_support::{Steps, MS};
 
 /// TIME-04 (a), (b): timing out gives a timeout error with kotlinx's message, or `None`.
 #[test]

@@ -3,14 +3,11 @@
 //! coroutine in place until its first suspension, queues nested in-place work behind the
 //! current frame (thread-local trampoline), and resumes on whatever thread resumes it.
 
-#[path = "../../core/tests/support/steps.rs"]
-mod steps;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use corral::prelude::*;
-use steps::Steps;
+use corral_test_support::Steps;
 
 fn thread_name() -> String {
     std::thread::current()

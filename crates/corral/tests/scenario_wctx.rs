@@ -1,41 +1,10 @@
 //! WCTX scenarios (ported from kotlinx.coroutines' own tests; index in docs/conformance.md),
 //! against the facade: `with_context`.
 
-#[path = "../../core/tests/support/steps.rs"]
-mod steps;
-
-use std::fmt;
 use std::time::Duration;
 
 use corral::prelude::*;
-use corral::{current_context, Dispatch, Runnable};
-use steps::Steps;
-
-/// A *different* dispatcher that runs on the same event loop (kotlinx's wrapper dispatcher).
-struct Forwarding(Dispatcher);
-
-impl fmt::Display for Forwarding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Forwarding({})", self.0)
-    }
-}
-
-impl Dispatch for Forwarding {
-    fn dispatch(&self, runnable: Runnable) {
-        self.0.dispatch(runnable);
-    }
-
-    fn limited_parallelism(&self, this: &Dispatcher, _parallelism: usize) -> Dispatcher {
-        this.clone()
-    }
-}
-
-fn other_dispatcher() -> Dispatcher {
-    let current = current_context()
-        .and_then(|c| c.dispatcher().cloned())
-        .expect("in a coroutine");
-    Dispatcher::new(Forwarding(current))
-}
+use corral_test_support::{other_dispatcher, Steps};
 
 /// WCTX-01: a failure thrown from with_context is returned; the caller is not cancelled.
 #[test]

@@ -1,7 +1,7 @@
-//! Test fixtures for corral-core's scenario tests: a single-threaded event loop dispatcher
-//! (the `run_blocking` loop of kotlinx's [RB] scenarios, minus timers), a small `Scope`
-//! wrapper so tests read like the scenarios, and the `expect(n)` step recorder.
-#![allow(dead_code, unused_imports, unreachable_pub)] // each test binary uses a different part of the fixtures
+//! The single-threaded event loop of corral-core's scenario tests: [`TestLoop`] (a FIFO
+//! dispatcher drained on the test thread), [`run_blocking`] (kotlinx's `runBlocking` on it,
+//! minus timers) and [`Scope`], a small wrapper over a coroutine's context so tests read like
+//! the scenarios.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -13,11 +13,8 @@ use corral_core::{
     JobError, Runnable,
 };
 
-mod steps;
-pub use steps::{forever, Finally, Recorder, Steps};
-
 /// A FIFO queue of runnables drained by [`run_blocking`] on the test thread.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct TestLoop {
     queue: Mutex<VecDeque<Runnable>>,
 }
@@ -38,37 +35,24 @@ impl Dispatch for TestLoop {
     }
 }
 
-/// A second dispatcher that forwards to the same loop (kotlinx's "wrapper dispatcher": a
-/// *different* dispatcher that runs on the same event loop).
-pub struct Forwarding(pub Dispatcher);
-
-impl fmt::Display for Forwarding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Forwarding")
-    }
-}
-
-impl Dispatch for Forwarding {
-    fn dispatch(&self, runnable: Runnable) {
-        self.0.dispatch(runnable);
-    }
-
-    fn limited_parallelism(&self, this: &Dispatcher, _parallelism: usize) -> Dispatcher {
-        this.clone()
-    }
-}
-
 /// What the test body receives: the coroutine's context plus builder helpers.
 #[derive(Clone, Debug)]
 pub struct Scope {
+    /// The coroutine's context.
     pub context: Context,
 }
 
 impl Scope {
+    /// The scope of a coroutine whose context is `context`.
     pub fn new(context: Context) -> Scope {
         Scope { context }
     }
 
+    /// The coroutine's job.
+    ///
+    /// # Panics
+    ///
+    /// If the context has no job.
     pub fn job(&self) -> Job {
         self.context
             .job()
@@ -76,10 +60,16 @@ impl Scope {
             .expect("a coroutine scope has a job")
     }
 
+    /// The coroutine's dispatcher.
+    ///
+    /// # Panics
+    ///
+    /// If the context has no dispatcher.
     pub fn dispatcher(&self) -> Dispatcher {
         self.context.dispatcher().cloned().expect("a dispatcher")
     }
 
+    /// kotlinx `launch { }`: a child coroutine in this scope's context, started by default.
     pub fn launch<F, Fut>(&self, block: F) -> Job
     where
         F: FnOnce(Scope) -> Fut + Send + 'static,
@@ -88,6 +78,8 @@ impl Scope {
         self.launch_with(Context::new(), CoroutineStart::Default, block)
     }
 
+    /// kotlinx `launch(context, start) { }`: a child coroutine in this scope's context plus
+    /// `context`.
     pub fn launch_with<F, Fut>(
         &self,
         context: impl Into<Context>,
@@ -103,6 +95,7 @@ impl Scope {
         })
     }
 
+    /// [`launch_with`](Scope::launch_with) for a body that may fail: an `Err` fails the job.
     pub fn try_launch_with<F, Fut>(
         &self,
         context: impl Into<Context>,
@@ -118,6 +111,7 @@ impl Scope {
         })
     }
 
+    /// kotlinx `async { }`: a child coroutine with a result, started by default.
     pub fn async_<F, Fut, T>(&self, block: F) -> Deferred<T>
     where
         F: FnOnce(Scope) -> Fut + Send + 'static,
@@ -127,6 +121,8 @@ impl Scope {
         self.async_with(Context::new(), CoroutineStart::Default, block)
     }
 
+    /// kotlinx `async(context, start) { }`: a child coroutine with a result in this scope's
+    /// context plus `context`.
     pub fn async_with<F, Fut, T>(
         &self,
         context: impl Into<Context>,
