@@ -3,15 +3,13 @@
 //! which completes only after them. Single-threaded (the test loop), so it also runs under
 //! Miri.
 
-mod support;
-
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use corral_core::{current_context, scoped, yield_now, Job, JobState, ScopeKind};
-use support::{forever, run_blocking, Finally, Scope, Steps};
+use corral_test_support::{forever, run_blocking, Finally, Scope, Steps};
 
 #[test]
 fn finding_07_dropped_scope_frame_cancels_its_children() {

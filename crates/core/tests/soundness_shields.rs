@@ -3,8 +3,6 @@
 //! kept from being dropped, and the section follows the cancellation of the coroutine polling it
 //! now. Single-threaded (the test loop, or in place), so these also run under Miri.
 
-mod support;
-
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +13,7 @@ use corral_core::{
     current_context, launch, scoped, with_cleanup, yield_now, Context, CoroutineStart, Job,
     JobState, NonCancellable, ScopeKind,
 };
-use support::{forever, run_blocking};
+use corral_test_support::{forever, run_blocking};
 
 type Section = Pin<Box<dyn Future<Output = ()> + Send>>;
 type Slot = Arc<Mutex<Option<Section>>>;
