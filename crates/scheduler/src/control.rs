@@ -1,7 +1,7 @@
 //! [`ControlWord`]: threads and free CPU permits packed in one atomic word, and the count of
 //! blocking tasks beside it.
 //!
-//! Layout of the word (kotlinx's `controlState`, reference doc §2.2, without its blocking
+//! Layout of the word (kotlinx's `CoroutineScheduler.controlState`, without its blocking
 //! field):
 //!
 //! ```text

@@ -3,7 +3,7 @@
 //!
 //! It is crossbeam's segmented queue: lock-free, FIFO, and it frees each 31-slot segment once
 //! consumed, so a burst of a million submissions does not pin a million-slot array afterwards
-//! (kotlinx's `LockFreeTaskQueue` never shrinks, reference doc §4).
+//! (kotlinx's `LockFreeTaskQueue` never shrinks).
 //!
 //! Under loom it is a mutex around a `VecDeque`: crossbeam's queue spins on atomics loom does
 //! not see, which a model cannot schedule around; the models check the code that uses it.

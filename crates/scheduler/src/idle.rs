@@ -4,7 +4,7 @@
 //!
 //! A worker out of work *searches* (steals) for a while, then *parks*. A submitter publishes its
 //! task and then wakes a parked worker **only if nobody is searching** (Go's and tokio's
-//! throttle: kotlinx wakes or creates a thread on every dispatch, reference doc §13.1). That is
+//! throttle: kotlinx wakes or creates a thread on every dispatch). That is
 //! safe because of the order both sides follow, all with sequentially consistent operations:
 //!
 //! * submitter: publish the task, then read the searching count, then (if zero) pop a parked

@@ -3,7 +3,7 @@
 //! Workers are named by their slot index, so the stack holds no pointers: the top word packs
 //! the index of the top slot with a version that every successful update bumps. A popper that
 //! read an old top fails its CAS even if the same index is on top again (the ABA case), so no
-//! memory reclamation scheme is needed (kotlinx's design, reference doc §2.3).
+//! memory reclamation scheme is needed (kotlinx's `parkedWorkersStack` design).
 //!
 //! Most recently pushed is popped first: wake-ups go to the warmest worker, and when the pool
 //! has more threads than work, the bottom of the stack stays asleep and retires.

@@ -16,9 +16,9 @@
 //!   queue in one go, so the next `capacity / 2` pushes are plain stores again (a full ring
 //!   overflowing one task per push would pay the global queue's cost on every push).
 //!
-//! This is the design of tokio's and Go's run queues (reference doc `rust-anchors.md`), chosen
-//! over kotlinx's, whose owner CASes a shared consumer index on every poll and whose thieves
-//! take one task per full scan of all workers (`kotlinx-scheduler.md` §3, §13).
+//! This is the design of tokio's and Go's run queues, chosen over kotlinx's `WorkQueue`, whose
+//! owner CASes a shared consumer index on every poll and whose thieves take one task per full
+//! scan of all workers.
 //!
 //! # Invariants
 //!

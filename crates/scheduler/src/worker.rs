@@ -6,7 +6,7 @@
 //!
 //! 1. every [`GLOBAL_POLL_INTERVAL`]th task, the global queues first, so external and
 //!    overflowed work waits a bounded number of local tasks (Go polls every 61 ticks; kotlinx
-//!    only probabilistically, reference doc §2.7);
+//!    only probabilistically);
 //! 2. its "run next" slot (at most [`MAX_RUN_NEXT_STREAK`] times in a row, so two coroutines
 //!    handing a value back and forth cannot starve the ring), then its ring;
 //! 3. the global CPU queue, then the global blocking queue;

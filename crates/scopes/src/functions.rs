@@ -2,7 +2,7 @@
 //! [`with_timeout`] (and [`with_timeout_or_none`]).
 //!
 //! All of them create a scoped job under the caller's job, wait for every descendant, and
-//! return `Err` instead of failing the caller (kotlinx rule R7). Entry rules (rule 19.1):
+//! return `Err` instead of failing the caller (kotlinx rule R7). Entry rules (trap T1 of `docs/conformance.md`):
 //! `coroutine_scope`, `supervisor_scope` and `with_timeout` run their block even if the caller
 //! is already cancelled (the scope is born cancelled and returns a cancellation afterwards);
 //! `with_context` checks the combined context first and does not run its block if it is
