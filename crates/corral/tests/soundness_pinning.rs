@@ -17,12 +17,12 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context as TaskContext, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use corral::prelude::*;
 
-/// A generous bound for what must happen "soon": a regression fails instead of hanging CI.
-const SOON: Duration = Duration::from_secs(10);
+mod common;
+use common::{dispatchers, eventually, join_all, SOON};
 
 /// What every address-check future of one test saw.
 #[derive(Default)]
@@ -180,48 +180,6 @@ impl Drop for PinCheck {
         self.probe.dropped.store(true, Ordering::SeqCst);
         self.probe.report.live.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-/// Every dispatcher a coroutine can run on, from inside `run_blocking` (whose loop is the
-/// last one), with `pool` as the executor.
-fn dispatchers(
-    loop_scope: &CoroutineScope,
-    pool: &ExecutorDispatcher,
-) -> Vec<(String, Dispatcher)> {
-    vec![
-        ("Default".to_owned(), Dispatchers::default()),
-        ("IO".to_owned(), Dispatchers::io()),
-        (
-            "Default.limited_parallelism(2)".to_owned(),
-            Dispatchers::default().limited_parallelism(2),
-        ),
-        ("Unconfined".to_owned(), Dispatchers::unconfined()),
-        ("fixed thread pool".to_owned(), pool.dispatcher().clone()),
-        ("run_blocking loop".to_owned(), loop_scope.dispatcher()),
-    ]
-}
-
-/// Suspends (on the caller's dispatcher) until `done()` or the deadline; `false` on timeout.
-async fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + SOON;
-    while !done() {
-        if Instant::now() > deadline {
-            return false;
-        }
-        delay(Duration::from_millis(1)).await;
-    }
-    true
-}
-
-/// Joins every job, failing the test if that takes longer than [`SOON`].
-async fn join_all(what: &str, jobs: Vec<Job>) {
-    let joined = with_timeout(SOON, move |_| async move {
-        for job in jobs {
-            job.join().await;
-        }
-    })
-    .await;
-    assert!(joined.is_ok(), "{what}: jobs did not complete: {joined:?}");
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
