@@ -496,3 +496,150 @@ impl<B: Body> OutputSlot<B::Output> for Task<B> {
         unsafe { self.take_output() }
     }
 }
+
+#[cfg(all(test, not(corral_loom)))]
+mod tests {
+    //! The task's endings without any dispatcher (its resumes run in place), so they also run
+    //! under Miri.
+
+    use std::future::Future;
+    use std::marker::PhantomPinned;
+    use std::panic::{self, AssertUnwindSafe};
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex, PoisonError};
+    use std::task::{Context as TaskContext, Poll};
+
+    use super::{drop_stage, LaunchBody, Stage};
+    use crate::builder::{async_, launch, CoroutineStart};
+    use crate::context::{Context, CoroutineExceptionHandler};
+    use crate::current;
+    use crate::job::core::BodyOutcome;
+
+    /// Records where it was polled and where it was dropped; pending until dropped.
+    struct AddressCheck {
+        polled_at: Arc<AtomicUsize>,
+        dropped_at: Arc<AtomicUsize>,
+        _pinned: PhantomPinned,
+    }
+
+    impl AddressCheck {
+        fn new() -> (AddressCheck, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+            let (polled_at, dropped_at) = (Arc::default(), Arc::default());
+            let check = AddressCheck {
+                polled_at: Arc::clone(&polled_at),
+                dropped_at: Arc::clone(&dropped_at),
+                _pinned: PhantomPinned,
+            };
+            (check, polled_at, dropped_at)
+        }
+    }
+
+    impl Future for AddressCheck {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<()> {
+            let here: *const AddressCheck = &*self;
+            self.polled_at.store(here as usize, Ordering::SeqCst);
+            Poll::Pending
+        }
+    }
+
+    impl Drop for AddressCheck {
+        fn drop(&mut self) {
+            let here: *const AddressCheck = self;
+            self.dropped_at.store(here as usize, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn finding_01_a_cancelled_coroutine_is_dropped_where_it_was_polled() {
+        let (check, polled_at, dropped_at) = AddressCheck::new();
+        let job = launch(Context::new(), CoroutineStart::Default, move |_| check);
+        assert_ne!(polled_at.load(Ordering::SeqCst), 0, "ran in place");
+        job.cancel();
+        assert!(job.is_completed());
+        assert_eq!(
+            dropped_at.load(Ordering::SeqCst),
+            polled_at.load(Ordering::SeqCst)
+        );
+    }
+
+    /// Ready at once; its destructor counts and then panics.
+    struct PanicsOnDrop(Arc<AtomicUsize>);
+
+    impl Future for PanicsOnDrop {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<()> {
+            Poll::Ready(())
+        }
+    }
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            panic!("destructor");
+        }
+    }
+
+    #[test]
+    fn drop_stage_ends_a_panicking_destructor_once_and_leaves_done() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut stage: Box<Stage<LaunchBody<fn(Context) -> PanicsOnDrop>>> =
+            Box::new(Stage::Running(PanicsOnDrop(Arc::clone(&drops))));
+        let outcome = drop_stage(&mut stage);
+        assert!(
+            matches!(&outcome, BodyOutcome::Failed(error) if error.to_string().contains("destructor"))
+        );
+        assert!(matches!(*stage, Stage::Done));
+        drop(stage);
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "dropped exactly once");
+    }
+
+    /// Panics with its message when dropped.
+    struct PanicOnDrop(&'static str);
+
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("{}", self.0);
+        }
+    }
+
+    #[test]
+    fn finding_05_a_value_discarded_after_cancellation_fails_the_job_when_its_drop_panics() {
+        let deferred = async_(Context::new(), CoroutineStart::Default, |_| async {
+            current::current_job().expect("in a coroutine").cancel();
+            PanicOnDrop("late value")
+        });
+        let error = deferred.completion_error().expect("ended");
+        assert!(
+            error.is_failure() && error.to_string().contains("late value"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn finding_05_an_unread_output_whose_drop_panics_goes_to_the_handler() {
+        let handled: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = Arc::clone(&handled);
+        let handler = CoroutineExceptionHandler::new(move |_, error| {
+            seen.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(error.to_string());
+        });
+        let deferred = async_(
+            Context::new() + handler,
+            CoroutineStart::Default,
+            |_| async { PanicOnDrop("unread output") },
+        );
+        assert!(deferred.is_completed());
+        let dropped = panic::catch_unwind(AssertUnwindSafe(move || drop(deferred)));
+        assert!(
+            dropped.is_ok(),
+            "the output's panic unwound into the caller"
+        );
+        let handled = handled.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(*handled, vec!["unread output".to_owned()]);
+    }
+}
