@@ -583,10 +583,12 @@ mod tests {
         }
     }
 
+    type PanickingBody = LaunchBody<fn(Context) -> PanicsOnDrop>;
+
     #[test]
     fn drop_stage_ends_a_panicking_destructor_once_and_leaves_done() {
         let drops = Arc::new(AtomicUsize::new(0));
-        let mut stage: Box<Stage<LaunchBody<fn(Context) -> PanicsOnDrop>>> =
+        let mut stage: Box<Stage<PanickingBody>> =
             Box::new(Stage::Running(PanicsOnDrop(Arc::clone(&drops))));
         let outcome = drop_stage(&mut stage);
         assert!(
