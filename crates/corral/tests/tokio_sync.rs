@@ -252,12 +252,16 @@ fn finding_01_tokio_sleeps_cancelled_on_every_dispatcher() {
     let handle = runtime.handle();
     on_every_dispatcher(|name, dispatcher, scope| async move {
         let survivors = queue_and_cancel_half(&name, &dispatcher, &scope, |index, in_list| {
-            // A tokio timer is registered with the runtime it is created in.
-            let sleep = {
-                let _entered = handle.enter();
-                tokio::time::sleep(if cancelled(index) { SOON } else { SHORT })
-            };
-            async move { queued(sleep, &in_list).await }
+            let handle = handle.clone();
+            async move {
+                // A tokio timer is registered with the runtime it is created in. Created here,
+                // so even a short one is still pending at its first poll.
+                let sleep = {
+                    let _entered = handle.enter();
+                    tokio::time::sleep(if cancelled(index) { SOON } else { SHORT })
+                };
+                queued(sleep, &in_list).await;
+            }
         })
         .await;
         join_all(&name, survivors).await;
