@@ -132,3 +132,26 @@ fn finding_05_unread_output_whose_drop_panics_goes_to_the_exception_handler() {
         assert!(reported, "{name}: never reported ({SOON:?})");
     });
 }
+
+#[test]
+fn finding_05_value_returned_by_a_cancelled_scope_block_whose_drop_panics_fails_the_scope() {
+    on_every_dispatcher(|name, dispatcher, scope| async move {
+        let job = scope.launch_with(dispatcher, CoroutineStart::Default, |_| async {
+            let outcome = coroutine_scope(|_| async {
+                // The scope job is cancelled, and the block returns without suspending: its
+                // value is discarded.
+                current_job().expect("in a scope").cancel();
+                PanicOnDrop("late scope value")
+            })
+            .await;
+            let error = outcome.err().expect("the scope failed");
+            assert!(error.to_string().contains("late scope value"), "{error}");
+        });
+        join_all(&name, vec![job.clone()]).await;
+        assert!(
+            job.completion_error().is_none(),
+            "{name}: {:?}",
+            job.completion_error()
+        );
+    });
+}
