@@ -269,18 +269,27 @@ fn step<Fut: Future>(
             Err(payload) => BodyOutcome::Failed(JobError::from_panic(payload)),
         };
     match polled {
-        Ok(Poll::Ready(value)) => {
-            let outcome = drop_block(future);
-            let value = if job.is_cancelled() {
-                None
-            } else {
-                Some(value)
-            };
-            match outcome {
-                BodyOutcome::Dropped => Step::Done(BodyOutcome::Completed, value),
-                failed => Step::Done(failed, None),
+        Ok(Poll::Ready(value)) => match drop_block(future) {
+            BodyOutcome::Dropped if !job.is_cancelled() => {
+                Step::Done(BodyOutcome::Completed, Some(value))
             }
-        }
+            // A value produced after cancellation is discarded; a panic of its destructor
+            // fails the scope (it must not unwind past the scope job, which would then never
+            // complete).
+            BodyOutcome::Dropped => {
+                match panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+                    Ok(()) => Step::Done(BodyOutcome::Completed, None),
+                    Err(payload) => {
+                        Step::Done(BodyOutcome::Failed(JobError::from_panic(payload)), None)
+                    }
+                }
+            }
+            failed => {
+                // The block's destructor failed first and wins.
+                let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+                Step::Done(failed, None)
+            }
+        },
         Ok(Poll::Pending) if frame.must_drop() => Step::Done(drop_block(future), None),
         Ok(Poll::Pending) => Step::Pending,
         Err(payload) => {

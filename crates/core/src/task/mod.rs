@@ -27,9 +27,20 @@
 //! 4. on completion (value, panic, `Err`, drop) marks the state complete *before* telling the
 //!    job, so no wake can reach a finished future.
 //!
-//! Panics of user code (the closure, `poll`, and the future's destructor) are caught: a panic
-//! fails the job; a panic while dropping a cancelled future is a failure that beats the
-//! cancellation.
+//! # Pinning
+//!
+//! The future is pinned where the stage holds it, inside the task's allocation, from its first
+//! poll until its destructor ran. Every ending (completion, cancellation, rejection by the
+//! dispatcher, the task freed with its body still live) goes through `drop_stage`, which drops
+//! it in place; nothing moves it out first.
+//!
+//! # Panics
+//!
+//! Every piece of user code the task runs is inside `catch_unwind`: the closure, `poll`, the
+//! future's destructor, `try_launch`'s error conversion, the destructor of a value discarded
+//! after cancellation, and the destructors run when the task is freed. A panic fails the job;
+//! a panic while dropping a cancelled future or a discarded value is a failure that beats the
+//! cancellation; one when the task is freed goes to the coroutine's exception handler.
 
 mod body;
 pub(crate) mod state;
@@ -211,64 +222,62 @@ impl<B: Body> Task<B> {
         atomic_start: bool,
         frame: &Frame,
     ) -> Option<(BodyOutcome, Option<B::Output>)> {
-        // SAFETY: the caller holds `RUNNING`, the lock of `stage` (module docs of `state`).
-        self.stage.with_mut(|stage| unsafe {
-            let stage = &mut *stage;
-            if let Stage::Init(_) = stage {
-                if job.is_cancelled() && !atomic_start {
-                    return Some((drop_stage(stage), None));
-                }
-                let Stage::Init(body) = std::mem::replace(stage, Stage::Done) else {
-                    unreachable!()
-                };
-                let context = self.context.clone().with_job(job.clone());
-                match panic::catch_unwind(AssertUnwindSafe(|| body.call(context))) {
-                    Ok(future) => *stage = Stage::Running(future),
-                    Err(payload) => {
-                        return Some((BodyOutcome::Failed(JobError::from_panic(payload)), None))
-                    }
-                }
-            } else if !self.shields.take_poll_on_cancel() && frame.must_drop() {
-                // Woken to be dropped. Unless the suspension point asked to see the
-                // cancellation (`current::poll_on_cancel`: a `Deferred` whose failure is
-                // delivered even to a cancelled awaiter, ASYNC-02 / ASYNC-05 (b)); then the
-                // future is polled once more and dropped after that poll if still pending.
+        self.stage.with_mut(|stage| {
+            // SAFETY: the caller holds `RUNNING`, the lock of `stage` (module docs of `state`).
+            let stage = unsafe { &mut *stage };
+            self.step_stage(stage, job, atomic_start, frame)
+        })
+    }
+
+    fn step_stage(
+        self: &Arc<Self>,
+        stage: &mut Stage<B>,
+        job: &Job,
+        atomic_start: bool,
+        frame: &Frame,
+    ) -> Option<(BodyOutcome, Option<B::Output>)> {
+        if let Stage::Init(_) = stage {
+            if job.is_cancelled() && !atomic_start {
                 return Some((drop_stage(stage), None));
             }
-            let Stage::Running(future) = stage else {
-                unreachable!("a completed task is never run")
+            // The closure is not pinned: moving it out to call it is fine.
+            let Stage::Init(body) = std::mem::replace(stage, Stage::Done) else {
+                unreachable!()
             };
-            // SAFETY: the future lives in the task's allocation and is never moved until it is
-            // dropped in place (the stage only changes by dropping it).
-            let future = Pin::new_unchecked(future);
-            let waker = self.borrowed_waker();
-            let mut cx = TaskContext::from_waker(&waker);
-            match panic::catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))) {
-                Ok(Poll::Ready(value)) => {
-                    let dropped = drop_stage(stage);
-                    if let BodyOutcome::Failed(error) = dropped {
-                        return Some((BodyOutcome::Failed(error), None));
-                    }
-                    match B::finish(value) {
-                        // A value produced after cancellation is discarded (rule R5).
-                        Ok(output) if !job.is_cancelled() => {
-                            Some((BodyOutcome::Completed, Some(output)))
-                        }
-                        Ok(_) => Some((BodyOutcome::Completed, None)),
-                        Err(error) => Some((BodyOutcome::Failed(error), None)),
-                    }
-                }
-                Ok(Poll::Pending) if frame.must_drop() => Some((drop_stage(stage), None)),
-                Ok(Poll::Pending) => None,
-                Err(payload) => {
-                    let error = JobError::from_panic(payload);
-                    // A second panic from the destructor of a panicked future is dropped: the
-                    // first failure wins.
-                    let _ = drop_stage(stage);
-                    Some((BodyOutcome::Failed(error), None))
-                }
+            let context = self.context.clone().with_job(job.clone());
+            match catch(|| body.call(context)) {
+                Ok(future) => *stage = Stage::Running(future),
+                Err(error) => return Some((BodyOutcome::Failed(error), None)),
             }
-        })
+        } else if !self.shields.take_poll_on_cancel() && frame.must_drop() {
+            // Woken to be dropped. Unless the suspension point asked to see the
+            // cancellation (`current::poll_on_cancel`: a `Deferred` whose failure is
+            // delivered even to a cancelled awaiter, ASYNC-02 / ASYNC-05 (b)); then the
+            // future is polled once more and dropped after that poll if still pending.
+            return Some((drop_stage(stage), None));
+        }
+        let Stage::Running(future) = stage else {
+            unreachable!("a completed task is never run")
+        };
+        // SAFETY: the future lives in the task's allocation and is never moved: `drop_stage`
+        // drops it where it lies, the only way the stage leaves `Running`.
+        let future = unsafe { Pin::new_unchecked(future) };
+        let waker = self.borrowed_waker();
+        let mut cx = TaskContext::from_waker(&waker);
+        match catch(|| future.poll(&mut cx)) {
+            Ok(Poll::Ready(value)) => {
+                let dropped = drop_stage(stage);
+                Some(finish::<B>(job, value, dropped))
+            }
+            Ok(Poll::Pending) if frame.must_drop() => Some((drop_stage(stage), None)),
+            Ok(Poll::Pending) => None,
+            Err(error) => {
+                // A second panic from the destructor of a panicked future is dropped: the
+                // first failure wins.
+                let _ = drop_stage(stage);
+                Some((BodyOutcome::Failed(error), None))
+            }
+        }
     }
 
     /// The value of an `async_` body, for its `Deferred` (at most once).
@@ -280,6 +289,35 @@ impl<B: Body> Task<B> {
     pub(crate) unsafe fn take_output(&self) -> Option<B::Output> {
         // SAFETY: the caller's contract: no runner writes `output` after the job is final.
         self.output.with_mut(|slot| unsafe { (*slot).take() })
+    }
+}
+
+impl<B: Body> Drop for Task<B> {
+    /// The last reference went, on whatever thread released it (a worker, the timer thread, a
+    /// user's thread dropping a handle), so nothing here may unwind. Normally the stage is
+    /// `Done` and only an unread output is left (a `Deferred` dropped unawaited, or a value
+    /// that raced with a cancellation). A live stage means the body never ended: a runnable
+    /// dropped unrun by its dispatcher, or a lazy root never started; its closure or future is
+    /// dropped here, in place. Nobody is left to receive a panic of these destructors, so it
+    /// goes to the coroutine's exception handler.
+    fn drop(&mut self) {
+        let stage_failed = self.stage.with_mut(|stage| {
+            // SAFETY: `&mut self`: no other reference to the task exists any more.
+            let stage = unsafe { &mut *stage };
+            match stage {
+                Stage::Done => None,
+                _ => match drop_stage(stage) {
+                    BodyOutcome::Failed(error) => Some(error),
+                    _ => None,
+                },
+            }
+        });
+        // SAFETY: `&mut self`: no other reference to the task exists any more.
+        let output = self.output.with_mut(|slot| unsafe { (*slot).take() });
+        let output_failed = output.and_then(|value| catch(move || drop(value)).err());
+        for error in stage_failed.iter().chain(&output_failed) {
+            handler::handle_coroutine_exception(&self.context, self.job.id(), error);
+        }
     }
 }
 
@@ -312,12 +350,57 @@ fn submit_to(dispatcher: &dyn Dispatch, runnable: Runnable, fair: bool) {
     }
 }
 
-/// Drops whatever the stage holds (catching a panic of its destructor) and marks it done.
+/// Runs user code (a poll, a closure, a destructor, an error conversion) and turns its panic
+/// into a failure, so it never unwinds into the runtime thread that runs the task.
+fn catch<R>(user_code: impl FnOnce() -> R) -> Result<R, JobError> {
+    panic::catch_unwind(AssertUnwindSafe(user_code)).map_err(JobError::from_panic)
+}
+
+/// Drops whatever the stage holds where it lies, and marks it done.
+///
+/// A running future was pinned in the task's allocation, and Pin's drop guarantee says its
+/// memory is neither moved nor reused before its destructor ran: intrusive wait lists (tokio's
+/// semaphore, timer wheels) keep its address until then. So it is dropped in place, never
+/// moved out first. A panic of the destructor is returned as the failure. The stage is `Done`
+/// afterwards whatever happened: a destructor that panicked has still ended the value (the
+/// unwind drops its remaining fields), so it must not be dropped again.
 fn drop_stage<B: Body>(stage: &mut Stage<B>) -> BodyOutcome {
-    let old = std::mem::replace(stage, Stage::Done);
-    match panic::catch_unwind(AssertUnwindSafe(move || drop(old))) {
+    let slot: *mut Stage<B> = stage;
+    // SAFETY: `slot` comes from a `&mut`, so it is valid and exclusively ours; the value in it
+    // is dropped once here and overwritten below without being read again.
+    let dropped = catch(|| unsafe { std::ptr::drop_in_place(slot) });
+    // SAFETY: as above; the old value is gone (dropped, or ended by its panicking destructor),
+    // so writing over it neither leaks nor drops anything twice.
+    unsafe { std::ptr::write(slot, Stage::Done) };
+    match dropped {
         Ok(()) => BodyOutcome::Dropped,
-        Err(payload) => BodyOutcome::Failed(JobError::from_panic(payload)),
+        Err(error) => BodyOutcome::Failed(error),
+    }
+}
+
+/// The outcome of a body whose future returned `value` and was then dropped (`dropped`).
+///
+/// User code runs here too: `try_launch`'s error conversion and the destructor of a value that
+/// is discarded, both caught. A value produced after cancellation is discarded (rule R5); a
+/// panic of its destructor fails the job, like one of a cancelled future's destructor.
+fn finish<B: Body>(
+    job: &Job,
+    value: <B::Fut as Future>::Output,
+    dropped: BodyOutcome,
+) -> (BodyOutcome, Option<B::Output>) {
+    if let BodyOutcome::Failed(error) = dropped {
+        // The future's destructor failed first and that failure wins; a second panic, from the
+        // value's destructor, is dropped.
+        let _ = catch(move || drop(value));
+        return (BodyOutcome::Failed(error), None);
+    }
+    match catch(move || B::finish(value)) {
+        Ok(Ok(output)) if !job.is_cancelled() => (BodyOutcome::Completed, Some(output)),
+        Ok(Ok(discarded)) => match catch(move || drop(discarded)) {
+            Ok(()) => (BodyOutcome::Completed, None),
+            Err(error) => (BodyOutcome::Failed(error), None),
+        },
+        Ok(Err(error)) | Err(error) => (BodyOutcome::Failed(error), None),
     }
 }
 
@@ -338,7 +421,8 @@ impl<B: Body> RunTask for Task<B> {
             StartRun::Complete => {}
             StartRun::Run { .. } => {
                 let outcome = self.stage.with_mut(|stage| {
-                    // SAFETY: `RUNNING` was just claimed by this thread.
+                    // SAFETY: `RUNNING` was just claimed by this thread: it alone reaches the
+                    // stage, and the future in it is dropped where it was pinned.
                     drop_stage(unsafe { &mut *stage })
                 });
                 self.state.complete();
@@ -429,5 +513,154 @@ impl<B: Body> OutputSlot<B::Output> for Task<B> {
     unsafe fn take(&self) -> Option<B::Output> {
         // SAFETY: forwarded contract.
         unsafe { self.take_output() }
+    }
+}
+
+#[cfg(all(test, not(corral_loom)))]
+mod tests {
+    //! The task's endings without any dispatcher (its resumes run in place), so they also run
+    //! under Miri.
+
+    use std::future::Future;
+    use std::marker::PhantomPinned;
+    use std::panic::{self, AssertUnwindSafe};
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex, PoisonError};
+    use std::task::{Context as TaskContext, Poll};
+
+    use super::{drop_stage, LaunchBody, Stage};
+    use crate::builder::{async_, launch, CoroutineStart};
+    use crate::context::{Context, CoroutineExceptionHandler};
+    use crate::current;
+    use crate::job::core::BodyOutcome;
+
+    /// Records where it was polled and where it was dropped; pending until dropped.
+    struct AddressCheck {
+        polled_at: Arc<AtomicUsize>,
+        dropped_at: Arc<AtomicUsize>,
+        _pinned: PhantomPinned,
+    }
+
+    impl AddressCheck {
+        fn new() -> (AddressCheck, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+            let (polled_at, dropped_at) = (Arc::default(), Arc::default());
+            let check = AddressCheck {
+                polled_at: Arc::clone(&polled_at),
+                dropped_at: Arc::clone(&dropped_at),
+                _pinned: PhantomPinned,
+            };
+            (check, polled_at, dropped_at)
+        }
+    }
+
+    impl Future for AddressCheck {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<()> {
+            let here: *const AddressCheck = &*self;
+            self.polled_at.store(here as usize, Ordering::SeqCst);
+            Poll::Pending
+        }
+    }
+
+    impl Drop for AddressCheck {
+        fn drop(&mut self) {
+            let here: *const AddressCheck = self;
+            self.dropped_at.store(here as usize, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn finding_01_a_cancelled_coroutine_is_dropped_where_it_was_polled() {
+        let (check, polled_at, dropped_at) = AddressCheck::new();
+        let job = launch(Context::new(), CoroutineStart::Default, move |_| check);
+        assert_ne!(polled_at.load(Ordering::SeqCst), 0, "ran in place");
+        job.cancel();
+        assert!(job.is_completed());
+        assert_eq!(
+            dropped_at.load(Ordering::SeqCst),
+            polled_at.load(Ordering::SeqCst)
+        );
+    }
+
+    /// Ready at once; its destructor counts and then panics.
+    struct PanicsOnDrop(Arc<AtomicUsize>);
+
+    impl Future for PanicsOnDrop {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<()> {
+            Poll::Ready(())
+        }
+    }
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            panic!("destructor");
+        }
+    }
+
+    type PanickingBody = LaunchBody<fn(Context) -> PanicsOnDrop>;
+
+    #[test]
+    fn drop_stage_ends_a_panicking_destructor_once_and_leaves_done() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut stage: Box<Stage<PanickingBody>> =
+            Box::new(Stage::Running(PanicsOnDrop(Arc::clone(&drops))));
+        let outcome = drop_stage(&mut stage);
+        assert!(
+            matches!(&outcome, BodyOutcome::Failed(error) if error.to_string().contains("destructor"))
+        );
+        assert!(matches!(*stage, Stage::Done));
+        drop(stage);
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "dropped exactly once");
+    }
+
+    /// Panics with its message when dropped.
+    struct PanicOnDrop(&'static str);
+
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("{}", self.0);
+        }
+    }
+
+    #[test]
+    fn finding_05_a_value_discarded_after_cancellation_fails_the_job_when_its_drop_panics() {
+        let deferred = async_(Context::new(), CoroutineStart::Default, |_| async {
+            current::current_job().expect("in a coroutine").cancel();
+            PanicOnDrop("late value")
+        });
+        let error = deferred.completion_error().expect("ended");
+        assert!(
+            error.is_failure() && error.to_string().contains("late value"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn finding_05_an_unread_output_whose_drop_panics_goes_to_the_handler() {
+        let handled: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = Arc::clone(&handled);
+        let handler = CoroutineExceptionHandler::new(move |_, error| {
+            seen.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(error.to_string());
+        });
+        let deferred = async_(
+            Context::new() + handler,
+            CoroutineStart::Default,
+            |_| async { PanicOnDrop("unread output") },
+        );
+        assert!(deferred.is_completed());
+        let dropped = panic::catch_unwind(AssertUnwindSafe(move || drop(deferred)));
+        assert!(
+            dropped.is_ok(),
+            "the output's panic unwound into the caller"
+        );
+        let handled = handled.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(*handled, vec!["unread output".to_owned()]);
     }
 }
