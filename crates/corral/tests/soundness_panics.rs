@@ -464,3 +464,74 @@ fn finding_05_panicking_dispatcher_does_not_unwind_through_cancellation() {
     );
     assert!(sibling.is_completed(), "the cancellation stopped half-way");
 }
+
+/// A `with_cleanup` whose body panics while polled runs its (suspending) cleanup to the end,
+/// then the panic fails the coroutine: Kotlin's `finally` around a throwing body.
+#[test]
+fn finding_05_with_cleanup_body_panic_runs_the_cleanup_then_fails() {
+    quiet_hook();
+    let cleaned = Arc::new(AtomicUsize::new(0));
+    let seen = cleaned.clone();
+    let handler = CoroutineExceptionHandler::new(|_, _| {});
+    let job = GlobalScope::launch_with(handler, CoroutineStart::Default, move |_| async move {
+        with_cleanup(
+            async {
+                delay(Duration::from_millis(1)).await;
+                panic!("{MARKER}: the body");
+            },
+            async move {
+                delay(Duration::from_millis(5)).await;
+                seen.fetch_add(1, Ordering::SeqCst);
+            },
+        )
+        .await;
+    });
+    assert!(wait_until(|| job.is_completed()), "the job never completed");
+    assert_eq!(
+        cleaned.load(Ordering::SeqCst),
+        1,
+        "the cleanup did not run to its end"
+    );
+    let error = job
+        .completion_error()
+        .expect("the body's panic fails the job");
+    assert!(error.is_failure(), "{error:?}");
+}
+
+/// A `with_cleanup` whose body panics while it is dropped by cancellation (with a payload whose
+/// own drop panics) still runs its cleanup, and the job ends failed, not stuck.
+#[test]
+fn finding_05_with_cleanup_body_destructor_panic_on_cancel_runs_the_cleanup() {
+    quiet_hook();
+    struct ThrowsEvilOnDrop;
+    impl Drop for ThrowsEvilOnDrop {
+        fn drop(&mut self) {
+            panic::panic_any(EvilPayload);
+        }
+    }
+    let cleaned = Arc::new(AtomicUsize::new(0));
+    let seen = cleaned.clone();
+    let handler = CoroutineExceptionHandler::new(|_, _| {});
+    let job = GlobalScope::launch_with(handler, CoroutineStart::Default, move |_| async move {
+        with_cleanup(
+            async {
+                let _guard = ThrowsEvilOnDrop;
+                delay(Duration::from_secs(60)).await;
+            },
+            async move {
+                delay(Duration::from_millis(5)).await;
+                seen.fetch_add(1, Ordering::SeqCst);
+            },
+        )
+        .await;
+    });
+    std::thread::sleep(Duration::from_millis(10));
+    job.cancel();
+    assert!(wait_until(|| job.is_completed()), "the job never completed");
+    assert_eq!(
+        cleaned.load(Ordering::SeqCst),
+        1,
+        "the cleanup did not run to its end"
+    );
+    assert!(job.completion_error().unwrap().is_failure());
+}
