@@ -296,7 +296,7 @@ impl JobNode for ScopeJob {
         &self.core
     }
 
-    fn on_cancelling(self: Arc<Self>, _this: &Job) {
+    fn on_cancelling(self: Arc<Self>, _this: &Job) -> bool {
         let waker = self
             .waker
             .lock()
@@ -305,6 +305,7 @@ impl JobNode for ScopeJob {
         if let Some(waker) = waker {
             waker.wake();
         }
+        false
     }
 
     fn start_body(self: Arc<Self>, _this: &Job) {

@@ -29,9 +29,10 @@ pub(crate) trait JobNode: Send + Sync + 'static {
     fn core(&self) -> &JobCore;
 
     /// The job started cancelling while its body is not done: stop the body (a coroutine is
-    /// scheduled so its future is dropped at its current suspension; a scope frame is woken; a
-    /// plain job's "body" is done at once).
-    fn on_cancelling(self: Arc<Self>, this: &Job);
+    /// scheduled so its future is dropped at its current suspension; a scope frame is woken).
+    /// Returns `true` when the body is done at once (a plain job, kotlinx `onCancelComplete`):
+    /// the state machine then completes it itself, without a nested call.
+    fn on_cancelling(self: Arc<Self>, this: &Job) -> bool;
 
     /// A lazy job was started by `start`, `join` or `await`: run its body.
     fn start_body(self: Arc<Self>, this: &Job);
@@ -47,11 +48,6 @@ pub(crate) trait JobNode: Send + Sync + 'static {
     /// The coroutine's name, for diagnostics.
     fn name(&self) -> Option<&str> {
         None
-    }
-
-    /// A child reports a failure; see [`JobCore::child_failed`].
-    fn child_failed(&self, this: &Job, error: &JobError) -> bool {
-        self.core().child_failed(this, error)
     }
 }
 

@@ -8,7 +8,7 @@ use std::panic;
 use std::sync::Arc;
 
 use crate::error::JobError;
-use crate::job::core::{BodyOutcome, JobCore, JobKind, JobState};
+use crate::job::core::{JobCore, JobKind, JobState};
 use crate::job::{attach, Job, JobNode};
 
 pub(crate) struct StandaloneJob {
@@ -32,8 +32,9 @@ impl JobNode for StandaloneJob {
         &self.core
     }
 
-    fn on_cancelling(self: Arc<Self>, this: &Job) {
-        self.core.body_completed(this, BodyOutcome::Dropped);
+    fn on_cancelling(self: Arc<Self>, _this: &Job) -> bool {
+        // No body to stop: cancelled, a plain job only waits for its children.
+        true
     }
 
     fn start_body(self: Arc<Self>, _this: &Job) {
