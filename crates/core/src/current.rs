@@ -35,7 +35,7 @@ use crate::trampoline;
 /// One coroutine frame; see the module docs.
 pub(crate) struct Frame {
     pub(crate) job: *const Job,
-    /// The context of the frame, without its job element (the job is `job`).
+    /// The context of the frame; its job element, if any, is never read (the job is `job`).
     pub(crate) context: *const Context,
     pub(crate) shields: *const Shields,
     pub(crate) hard_base: u32,

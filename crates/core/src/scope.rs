@@ -139,6 +139,11 @@ pin_project! {
     }
 }
 
+// Scope frames nest by nature: the block of a scope polls the scopes inside it from within this
+// poll, so whatever this poll keeps on the stack is paid once per level of nesting. The poll
+// keeps only the frame and the block's poll there; the rest (the first poll's setup, calling the
+// block, the block's end, waiting for the children) lives in functions of its own, out of line,
+// whose stack is released before the block is polled or is used only after it ended.
 impl<F, Fut> Future for Scoped<F, Fut>
 where
     F: FnOnce(Context) -> Fut,
@@ -148,108 +153,187 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if this.job.is_none() {
-            let (job, node) = ScopeJob::create(*this.kind, this.context);
-            *this.bases =
-                current::with_frame(|outer| outer.map(Frame::current_levels)).unwrap_or_default();
-            if this.context.is_non_cancellable() {
-                *this.hard_shield = current::raise_shield(ShieldKind::Hard);
-            }
-            *this.job = Some((job, node));
-        }
-        let (job, node) = this.job.as_ref().expect("created above");
         if this.join.is_none() {
-            node.set_waker(cx.waker());
-            let block_context = this.context.clone().without_job();
-            let own_shields: &Shields = this.own_shields;
-            let runs_on = this.runs_on.as_ref();
-            let frame = current::with_frame(|outer| match outer {
-                Some(outer) => outer.nested(job, &block_context, *this.bases, runs_on),
-                None => Frame::new(job, &block_context, own_shields, *this.bases, None, runs_on),
-            });
-            let result = {
+            if this.job.is_none() {
+                enter_scope(
+                    *this.kind,
+                    this.context,
+                    this.job,
+                    this.bases,
+                    this.hard_shield,
+                );
+            }
+            let (job, node) = this.job.as_ref().expect("created at the first poll");
+            let frame = block_frame(
+                job,
+                node,
+                cx.waker(),
+                this.context,
+                this.own_shields,
+                *this.bases,
+                this.runs_on.as_ref(),
+            );
+            let polled = {
                 let _guard = current::enter(&frame);
-                let mut result = None;
-                if let Some(block) = this.block.take() {
-                    let scope_context = block_context.clone().with_job(job.clone());
-                    match panic::catch_unwind(AssertUnwindSafe(|| block(scope_context))) {
-                        Ok(future) => this.future.set(Some(future)),
-                        Err(payload) => {
-                            let error = JobError::from_panic(payload);
-                            result = Some(Step::Done(BodyOutcome::Failed(error), None));
-                        }
+                let started = match this.block.take() {
+                    Some(block) => start(block, this.context, job, this.future.as_mut()),
+                    None => Ok(()),
+                };
+                match (started, this.future.as_mut().as_pin_mut()) {
+                    (Ok(()), Some(block)) => {
+                        Ok(panic::catch_unwind(AssertUnwindSafe(|| block.poll(cx))))
                     }
+                    (Ok(()), None) => unreachable!("the block is running"),
+                    (Err(error), _) => Err(error),
                 }
-                result.unwrap_or_else(|| step(this.future.as_mut(), cx, &frame, job))
             };
-            match result {
-                Step::Pending => return Poll::Pending,
-                Step::Done(outcome, value) => {
-                    *this.value = value;
-                    job.core().body_completed(job, outcome);
-                    *this.join = Some(job.join());
+            if let Ok(Ok(Poll::Pending)) = polled {
+                if !frame.must_drop() {
+                    return Poll::Pending;
                 }
             }
+            let (outcome, value) = block_done(this.future.as_mut(), polled, job);
+            *this.value = value;
+            *this.join = Some(block_ended(job, outcome));
         }
-        let join = this.join.as_mut().expect("the block ended");
-        match join.poll_completion(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(()) => {
-                *this.hard_shield = None;
-                Poll::Ready(match job.completion_error() {
-                    Some(error) => Err(error),
-                    None => Ok(this
-                        .value
-                        .take()
-                        .expect("a scope that completed normally has its block's value")),
-                })
-            }
-        }
+        wait_children(this.job, this.join, this.value, this.hard_shield, cx)
     }
 }
 
-enum Step<T> {
-    Pending,
-    Done(BodyOutcome, Option<T>),
+/// The first poll's setup: the scope job, attached to the context's job, the shield levels
+/// the frame is entered at (see [`Frame::new`]), and the hard shield of a `NonCancellable`
+/// frame.
+#[cold]
+#[inline(never)]
+fn enter_scope(
+    kind: ScopeKind,
+    context: &Context,
+    job: &mut Option<(Job, Arc<ScopeJob>)>,
+    bases: &mut ShieldBases,
+    hard_shield: &mut Option<ShieldGuard>,
+) {
+    let (scope_job, node) = ScopeJob::create(kind, context);
+    *bases = current::with_frame(|outer| outer.map(Frame::current_levels)).unwrap_or_default();
+    if context.is_non_cancellable() {
+        *hard_shield = current::raise_shield(ShieldKind::Hard);
+    }
+    *job = Some((scope_job, node));
 }
 
-/// Polls the block once with its frame pushed; drops it when the frame must drop it.
-fn step<Fut: Future>(
-    mut future: Pin<&mut Option<Fut>>,
-    cx: &mut TaskContext<'_>,
-    frame: &Frame,
+/// Records the waker to wake at a cancellation, and makes the frame the block is polled in:
+/// nested in the enclosing coroutine's frame, or a root frame with the scope's own shield
+/// counters outside any coroutine. The context's job element is not the frame's job (the scope
+/// job is), and the frame never reads it.
+#[inline(never)]
+fn block_frame(
     job: &Job,
-) -> Step<Fut::Output> {
-    let polled = {
-        let pinned = future.as_mut().as_pin_mut().expect("block is running");
-        panic::catch_unwind(AssertUnwindSafe(|| pinned.poll(cx)))
+    node: &ScopeJob,
+    waker: &Waker,
+    context: &Context,
+    own_shields: &Shields,
+    bases: ShieldBases,
+    runs_on: Option<&Dispatcher>,
+) -> Frame {
+    node.set_waker(waker);
+    current::with_frame(|outer| match outer {
+        Some(outer) => outer.nested(job, context, bases, runs_on),
+        None => Frame::new(job, context, own_shields, bases, None, runs_on),
+    })
+}
+
+/// Calls the block (once, with the frame pushed) and stores its future; a panic of the block
+/// is the scope's failure.
+#[cold]
+#[inline(never)]
+fn start<F, Fut>(
+    block: F,
+    context: &Context,
+    job: &Job,
+    mut future: Pin<&mut Option<Fut>>,
+) -> Result<(), JobError>
+where
+    F: FnOnce(Context) -> Fut,
+{
+    let scope_context = context.clone().without_job().with_job(job.clone());
+    match panic::catch_unwind(AssertUnwindSafe(|| block(scope_context))) {
+        Ok(block_future) => {
+            future.set(Some(block_future));
+            Ok(())
+        }
+        Err(payload) => Err(JobError::from_panic(payload)),
+    }
+}
+
+/// The block ended: the scope job's body is done, and the frame now waits for it to be final.
+#[cold]
+#[inline(never)]
+fn block_ended(job: &Job, outcome: BodyOutcome) -> Join {
+    job.core().body_completed(job, outcome);
+    job.join()
+}
+
+/// The block returned, panicked, failed to start, or must be dropped at its suspension: drops
+/// it in place and gives how it ended, with its value if it returned one before any
+/// cancellation.
+#[cold]
+#[inline(never)]
+fn block_done<Fut: Future>(
+    mut future: Pin<&mut Option<Fut>>,
+    polled: Result<std::thread::Result<Poll<Fut::Output>>, JobError>,
+    job: &Job,
+) -> (BodyOutcome, Option<Fut::Output>) {
+    let mut drop_block = || match panic::catch_unwind(AssertUnwindSafe(|| future.set(None))) {
+        Ok(()) => BodyOutcome::Dropped,
+        Err(payload) => BodyOutcome::Failed(JobError::from_panic(payload)),
     };
-    let drop_block =
-        |mut future: Pin<&mut Option<Fut>>| match panic::catch_unwind(AssertUnwindSafe(|| {
-            future.set(None)
-        })) {
-            Ok(()) => BodyOutcome::Dropped,
-            Err(payload) => BodyOutcome::Failed(JobError::from_panic(payload)),
-        };
     match polled {
-        Ok(Poll::Ready(value)) => {
-            let outcome = drop_block(future);
+        // The block panicked when called: there is no future.
+        Err(error) => (BodyOutcome::Failed(error), None),
+        Ok(Ok(Poll::Ready(value))) => {
+            let outcome = drop_block();
             let value = if job.is_cancelled() {
                 None
             } else {
                 Some(value)
             };
             match outcome {
-                BodyOutcome::Dropped => Step::Done(BodyOutcome::Completed, value),
-                failed => Step::Done(failed, None),
+                BodyOutcome::Dropped => (BodyOutcome::Completed, value),
+                failed => (failed, None),
             }
         }
-        Ok(Poll::Pending) if frame.must_drop() => Step::Done(drop_block(future), None),
-        Ok(Poll::Pending) => Step::Pending,
-        Err(payload) => {
+        Ok(Ok(Poll::Pending)) => (drop_block(), None),
+        Ok(Err(payload)) => {
             let error = JobError::from_panic(payload);
-            let _ = drop_block(future);
-            Step::Done(BodyOutcome::Failed(error), None)
+            // A second panic from the destructor of a panicked block is dropped: the first
+            // failure wins.
+            let _ = drop_block();
+            (BodyOutcome::Failed(error), None)
+        }
+    }
+}
+
+/// After the block ended: waits for the scope job to be final (all descendants done) and
+/// gives the block's value, or the job's error.
+#[inline(never)]
+fn wait_children<T>(
+    job: &Option<(Job, Arc<ScopeJob>)>,
+    join: &mut Option<Join>,
+    value: &mut Option<T>,
+    hard_shield: &mut Option<ShieldGuard>,
+    cx: &mut TaskContext<'_>,
+) -> Poll<Result<T, JobError>> {
+    let (job, _) = job.as_ref().expect("created at the first poll");
+    let join = join.as_mut().expect("the block ended");
+    match join.poll_completion(cx) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(()) => {
+            *hard_shield = None;
+            Poll::Ready(match job.completion_error() {
+                Some(error) => Err(error),
+                None => Ok(value
+                    .take()
+                    .expect("a scope that completed normally has its block's value")),
+            })
         }
     }
 }

@@ -36,6 +36,23 @@
 //!
 //! No method calls into another job, into a waker, or into user code while holding `inner`.
 //! Work decided under the lock is carried out after it is released.
+//!
+//! # No recursion
+//!
+//! Trees can be 100 000 levels deep, so no call nests once per level. A job's work that
+//! involves another job (cancel a child, cancel the parent with a failure, tell the parent
+//! that a child is gone) is never a nested call into that job:
+//!
+//! * the parent to tell next is *returned* ([`JobCore::run_finalization`]), and
+//!   [`complete_ancestors`] walks up the chain in a loop;
+//! * everything else goes onto a [`WorkStack`] owned by the outermost call (`cancel`,
+//!   `body_completed`), which runs it before returning. Last pushed runs first, and what a
+//!   step must do after another job's work is pushed *before* that work, so the order is
+//!   the one the recursive calls had (rules 2, 3 and 6 and kotlinx `notifyCancelling`).
+//!
+//! A completing leaf with a live parent pushes nothing, so the stack never allocates then.
+//! User code that calls back into a job (a handler cancelling another tree) starts a call of
+//! its own, with its own stack: the nesting follows the user's calls, not the tree.
 
 use std::any::Any;
 use std::fmt;
@@ -752,9 +769,12 @@ impl JobCore {
                         // Rule 3: the parent handles the failure and cancels itself with it
                         // before the rest of this finalization. Whether it handles it is read
                         // first: the ancestors it looks at stay as they are while this job is
-                        // still its child.
-                        handled =
-                            !parent_core.kind.is_completable() || parent_core.handles_exception();
+                        // still its child. Only a `launch` coroutine reports an unhandled
+                        // failure, so only one asks (the walk up would make a failing chain
+                        // of plain jobs quadratic).
+                        handled = self.kind != JobKind::Launch
+                            || !parent_core.kind.is_completable()
+                            || parent_core.handles_exception();
                         let cancel_parent = Work::Cancel(parent.clone(), error.clone());
                         work.push(Work::Finish(this.clone(), finalization, handled));
                         work.push(cancel_parent);

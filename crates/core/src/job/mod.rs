@@ -10,6 +10,8 @@ pub(crate) mod core;
 mod entries;
 mod join;
 mod standalone;
+#[cfg(all(test, not(corral_loom)))]
+mod work_tests;
 
 use std::any::Any;
 use std::fmt;
