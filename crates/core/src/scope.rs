@@ -192,7 +192,7 @@ where
                     return Poll::Pending;
                 }
             }
-            let (outcome, value) = block_done(this.future.as_mut(), polled, job);
+            let (outcome, value) = block_done(this.future.as_mut(), polled, job, &frame);
             *this.value = value;
             *this.join = Some(block_ended(job, outcome));
         }
@@ -281,7 +281,10 @@ fn block_done<Fut: Future>(
     mut future: Pin<&mut Option<Fut>>,
     polled: Result<std::thread::Result<Poll<Fut::Output>>, JobError>,
     job: &Job,
+    frame: &Frame,
 ) -> (BodyOutcome, Option<Fut::Output>) {
+    // The block is dropped in its frame, as it was polled (its destructor sees the scope).
+    let _guard = current::enter(frame);
     let mut drop_block = || match panic::catch_unwind(AssertUnwindSafe(|| future.set(None))) {
         Ok(()) => BodyOutcome::Dropped,
         Err(payload) => BodyOutcome::Failed(JobError::from_panic(payload)),

@@ -21,9 +21,9 @@
 //!    ([`JobCore::take_finalization`]), so finalization runs once.
 //! 2. Cancellation flows down always: cancelling a job cancels its children (after the lock is
 //!    released, never holding two job locks at once).
-//! 3. A failure (not a cancellation) flows up: the parent's [`JobNode::child_failed`] decides
-//!    whether it handles it (coroutines and scopes do; supervisors do not; plain jobs do if an
-//!    ancestor does) and cancels itself if it is not a supervisor.
+//! 3. A failure (not a cancellation) flows up (kotlinx `childCancelled`): the parent handles
+//!    it (coroutines and scopes do; supervisors do not; plain jobs do if an ancestor does) and
+//!    cancels itself with it if it is not a supervisor.
 //! 4. The final error is the first failure collected, or else the first cancellation; other
 //!    distinct failures become its `suppressed` list. Cancellations are never suppressed.
 //! 5. A failure the parent does not handle is reported by the job itself
@@ -649,6 +649,7 @@ impl JobCore {
         drop(child);
         finalization.and_then(|finalization| self.run_finalization(this, finalization, work))
     }
+
     /// Registers a completion entry, or gives it back if the job is already final.
     pub(crate) fn register(&self, entry: CompletionEntry) -> Result<usize, CompletionEntry> {
         let mut inner = lock(&self.inner);
@@ -839,7 +840,7 @@ fn complete_ancestors(mut next: Option<(Job, usize)>, work: &mut WorkStack) {
 
 /// The part of a cancellation that runs after the children are cancelled; see
 /// [`JobCore::notify_cancelling`].
-pub(crate) struct NotifyCancelling {
+struct NotifyCancelling {
     /// The error, when the on-cancelling handlers or the parent need it.
     kept: Option<JobError>,
     cancelling_handlers: Vec<CompletionEntry>,
@@ -849,10 +850,10 @@ pub(crate) struct NotifyCancelling {
 }
 
 /// How a cancelled job goes on towards its final state.
-pub(crate) enum End {
+enum End {
     /// Nothing to do now: its body or its last child finalizes it later.
     Later,
-    /// The body is still running: stop it ([`JobNode::on_cancelling`]).
+    /// The body is still running: stop it ([`JobNode::on_cancelling`](crate::job::JobNode::on_cancelling)).
     StopBody,
     /// The job became final under the lock.
     Finalize(Finalization),
