@@ -62,7 +62,7 @@ use crate::trampoline;
 /// One coroutine frame; see the module docs.
 pub(crate) struct Frame {
     pub(crate) job: *const Job,
-    /// The context of the frame, without its job element (the job is `job`).
+    /// The context of the frame; its job element, if any, is never read (the job is `job`).
     pub(crate) context: *const Context,
     /// The job whose node holds `shields` (see "Who owns a shield" in the module docs).
     owner: *const Job,

@@ -45,7 +45,7 @@ use pin_project_lite::pin_project;
 use crate::context::{Context, JobElement};
 use crate::current::{self, Frame, ShieldBases, ShieldGuard, ShieldKind, Shields};
 use crate::dispatcher::Dispatcher;
-use crate::error::JobError;
+use crate::error::{drop_panic_payload, JobError};
 use crate::handler;
 use crate::job::core::{BodyOutcome, JobCore, JobKind, JobState};
 use crate::job::{attach, Job, JobNode, Join};
@@ -157,6 +157,11 @@ pin_project! {
     }
 }
 
+// Scope frames nest by nature: the block of a scope polls the scopes inside it from within this
+// poll, so whatever this poll keeps on the stack is paid once per level of nesting. The poll
+// keeps only the frame and the block's poll there; the rest (the first poll's setup, calling the
+// block, the block's end, waiting for the children) lives in functions of its own, out of line,
+// whose stack is released before the block is polled or is used only after it ended.
 impl<F, Fut> Future for Scoped<F, Fut>
 where
     F: FnOnce(Context) -> Fut,
@@ -169,7 +174,7 @@ where
         if this.job.is_none() {
             *this.job = Some(ScopeJob::create(*this.kind, this.context));
         }
-        let (job, node) = this.job.as_ref().expect("created above");
+        let (job, node) = this.job.as_ref().expect("created at the first poll");
         let owner = current::with_frame(|outer| outer.map_or(job.id(), |outer| outer.owner().id()));
         if owner != *this.bases_owner {
             *this.bases = take_bases();
@@ -179,123 +184,172 @@ where
             current::keep_shield(this.hard_shield, ShieldKind::Hard);
         }
         if this.join.is_none() {
-            node.set_waker(cx.waker());
-            let block_context = this.context.clone().without_job();
-            let runs_on = this.runs_on.as_ref();
-            let frame = current::with_frame(|outer| match outer {
-                Some(outer) => outer.nested(job, &block_context, *this.bases, runs_on),
-                None => {
-                    let shields = &node.shields;
-                    Frame::new(
-                        job,
-                        &block_context,
-                        job,
-                        shields,
-                        *this.bases,
-                        None,
-                        runs_on,
-                    )
-                }
-            });
-            let result = {
+            let frame = block_frame(
+                job,
+                node,
+                cx.waker(),
+                this.context,
+                *this.bases,
+                this.runs_on.as_ref(),
+            );
+            let polled = {
                 let _guard = current::enter(&frame);
-                let mut result = None;
-                if let Some(block) = this.block.take() {
-                    let scope_context = block_context.clone().with_job(job.clone());
-                    match panic::catch_unwind(AssertUnwindSafe(|| block(scope_context))) {
-                        Ok(future) => this.future.set(Some(future)),
-                        Err(payload) => {
-                            let error = JobError::from_panic(payload);
-                            result = Some(Step::Done(BodyOutcome::Failed(error), None));
-                        }
+                let started = match this.block.take() {
+                    Some(block) => start(block, this.context, job, this.future.as_mut()),
+                    None => Ok(()),
+                };
+                match (started, this.future.as_mut().as_pin_mut()) {
+                    (Ok(()), Some(block)) => {
+                        Ok(panic::catch_unwind(AssertUnwindSafe(|| block.poll(cx))))
                     }
+                    (Ok(()), None) => unreachable!("the block is running"),
+                    (Err(error), _) => Err(error),
                 }
-                result.unwrap_or_else(|| step(this.future.as_mut(), cx, &frame, job))
             };
-            match result {
-                Step::Pending => return Poll::Pending,
-                Step::Done(outcome, value) => {
-                    *this.value = value;
-                    job.core().body_completed(job, outcome);
-                    *this.join = Some(job.join());
+            if let Ok(Ok(Poll::Pending)) = polled {
+                if !frame.must_drop() {
+                    return Poll::Pending;
                 }
             }
+            let (outcome, value) = block_done(this.future.as_mut(), polled, job, &frame);
+            *this.value = value;
+            *this.join = Some(block_ended(job, outcome));
         }
-        let join = this.join.as_mut().expect("the block ended");
-        match join.poll_completion(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(()) => {
-                *this.hard_shield = None;
-                Poll::Ready(match job.completion_error() {
-                    Some(error) => Err(error),
-                    None => Ok(this
-                        .value
-                        .take()
-                        .expect("a scope that completed normally has its block's value")),
-                })
-            }
-        }
+        wait_children(this.job, this.join, this.value, this.hard_shield, cx)
     }
 }
 
 /// The shield levels of the coroutine polling the scope now (none outside coroutines: the
 /// frame then uses its own job's counters, from zero). Out of line: it runs once per owner.
 #[cold]
+#[inline(never)]
 fn take_bases() -> ShieldBases {
     current::with_frame(|outer| outer.map(Frame::current_levels)).unwrap_or_default()
 }
 
-enum Step<T> {
-    Pending,
-    Done(BodyOutcome, Option<T>),
+/// Records the waker to wake at a cancellation, and makes the frame the block is polled in:
+/// nested in the enclosing coroutine's frame, or a root frame owned by the scope job (its own
+/// shield counters) outside any coroutine. The context's job element is not the frame's job
+/// (the scope job is), and the frame never reads it.
+#[inline(never)]
+fn block_frame(
+    job: &Job,
+    node: &ScopeJob,
+    waker: &Waker,
+    context: &Context,
+    bases: ShieldBases,
+    runs_on: Option<&Dispatcher>,
+) -> Frame {
+    node.set_waker(waker);
+    current::with_frame(|outer| match outer {
+        Some(outer) => outer.nested(job, context, bases, runs_on),
+        None => Frame::new(job, context, job, &node.shields, bases, None, runs_on),
+    })
 }
 
-/// Polls the block once with its frame pushed; drops it when the frame must drop it.
-fn step<Fut: Future>(
-    mut future: Pin<&mut Option<Fut>>,
-    cx: &mut TaskContext<'_>,
-    frame: &Frame,
+/// Calls the block (once, with the frame pushed) and stores its future; a panic of the block
+/// is the scope's failure.
+#[cold]
+#[inline(never)]
+fn start<F, Fut>(
+    block: F,
+    context: &Context,
     job: &Job,
-) -> Step<Fut::Output> {
-    let polled = {
-        let pinned = future.as_mut().as_pin_mut().expect("block is running");
-        panic::catch_unwind(AssertUnwindSafe(|| pinned.poll(cx)))
+    mut future: Pin<&mut Option<Fut>>,
+) -> Result<(), JobError>
+where
+    F: FnOnce(Context) -> Fut,
+{
+    let scope_context = context.clone().without_job().with_job(job.clone());
+    match panic::catch_unwind(AssertUnwindSafe(|| block(scope_context))) {
+        Ok(block_future) => {
+            future.set(Some(block_future));
+            Ok(())
+        }
+        Err(payload) => Err(JobError::from_panic(payload)),
+    }
+}
+
+/// The block ended: the scope job's body is done, and the frame now waits for it to be final.
+#[cold]
+#[inline(never)]
+fn block_ended(job: &Job, outcome: BodyOutcome) -> Join {
+    job.core().body_completed(job, outcome);
+    job.join()
+}
+
+/// The block returned, panicked, failed to start, or must be dropped at its suspension: drops
+/// it in place and gives how it ended, with its value if it returned one before any
+/// cancellation.
+#[cold]
+#[inline(never)]
+fn block_done<Fut: Future>(
+    mut future: Pin<&mut Option<Fut>>,
+    polled: Result<std::thread::Result<Poll<Fut::Output>>, JobError>,
+    job: &Job,
+    frame: &Frame,
+) -> (BodyOutcome, Option<Fut::Output>) {
+    // The block is dropped in its frame, as it was polled (its destructor sees the scope).
+    let _guard = current::enter(frame);
+    let mut drop_block = || match panic::catch_unwind(AssertUnwindSafe(|| future.set(None))) {
+        Ok(()) => BodyOutcome::Dropped,
+        Err(payload) => BodyOutcome::Failed(JobError::from_panic(payload)),
     };
-    let drop_block =
-        |mut future: Pin<&mut Option<Fut>>| match panic::catch_unwind(AssertUnwindSafe(|| {
-            future.set(None)
-        })) {
-            Ok(()) => BodyOutcome::Dropped,
-            Err(payload) => BodyOutcome::Failed(JobError::from_panic(payload)),
-        };
     match polled {
-        Ok(Poll::Ready(value)) => match drop_block(future) {
-            BodyOutcome::Dropped if !job.is_cancelled() => {
-                Step::Done(BodyOutcome::Completed, Some(value))
-            }
+        // The block panicked when called: there is no future.
+        Err(error) => (BodyOutcome::Failed(error), None),
+        Ok(Ok(Poll::Ready(value))) => match drop_block() {
+            BodyOutcome::Dropped if !job.is_cancelled() => (BodyOutcome::Completed, Some(value)),
             // A value produced after cancellation is discarded; a panic of its destructor
             // fails the scope (it must not unwind past the scope job, which would then never
             // complete).
             BodyOutcome::Dropped => {
                 match panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
-                    Ok(()) => Step::Done(BodyOutcome::Completed, None),
-                    Err(payload) => {
-                        Step::Done(BodyOutcome::Failed(JobError::from_panic(payload)), None)
-                    }
+                    Ok(()) => (BodyOutcome::Completed, None),
+                    Err(payload) => (BodyOutcome::Failed(JobError::from_panic(payload)), None),
                 }
             }
             failed => {
                 // The block's destructor failed first and wins.
-                let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
-                Step::Done(failed, None)
+                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+                    drop_panic_payload(payload);
+                }
+                (failed, None)
             }
         },
-        Ok(Poll::Pending) if frame.must_drop() => Step::Done(drop_block(future), None),
-        Ok(Poll::Pending) => Step::Pending,
-        Err(payload) => {
+        Ok(Ok(Poll::Pending)) => (drop_block(), None),
+        Ok(Err(payload)) => {
             let error = JobError::from_panic(payload);
-            let _ = drop_block(future);
-            Step::Done(BodyOutcome::Failed(error), None)
+            // A second panic from the destructor of a panicked block is dropped: the first
+            // failure wins.
+            let _ = drop_block();
+            (BodyOutcome::Failed(error), None)
+        }
+    }
+}
+
+/// After the block ended: waits for the scope job to be final (all descendants done) and
+/// gives the block's value, or the job's error.
+#[inline(never)]
+fn wait_children<T>(
+    job: &Option<(Job, Arc<ScopeJob>)>,
+    join: &mut Option<Join>,
+    value: &mut Option<T>,
+    hard_shield: &mut Option<ShieldGuard>,
+    cx: &mut TaskContext<'_>,
+) -> Poll<Result<T, JobError>> {
+    let (job, _) = job.as_ref().expect("created at the first poll");
+    let join = join.as_mut().expect("the block ended");
+    match join.poll_completion(cx) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(()) => {
+            *hard_shield = None;
+            Poll::Ready(match job.completion_error() {
+                Some(error) => Err(error),
+                None => Ok(value
+                    .take()
+                    .expect("a scope that completed normally has its block's value")),
+            })
         }
     }
 }
@@ -346,8 +400,9 @@ impl JobNode for ScopeJob {
         &self.core
     }
 
-    fn on_cancelling(self: Arc<Self>, _this: &Job) {
+    fn on_cancelling(self: Arc<Self>, _this: &Job) -> bool {
         self.wake_body();
+        false
     }
 
     fn shields(&self) -> Option<&Shields> {

@@ -98,9 +98,43 @@ where
     Fut: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
+    match route(context.into()) {
+        Route::Cancelled(error) => Err(error),
+        Route::InPlace(combined) => {
+            scoped(combined, ScopeKind::Coroutine, move |ctx| {
+                block(CoroutineScope::from_context(ctx))
+            })
+            .await
+        }
+        Route::Dispatched {
+            combined,
+            waiting_side,
+        } => dispatched(combined, waiting_side, block).await,
+    }
+}
+
+/// Where the block of a [`with_context`] runs.
+enum Route {
+    /// The combined context is cancelled: the block does not run.
+    Cancelled(JobError),
+    /// In place, in a scope with the combined context.
+    InPlace(Context),
+    /// On another dispatcher, while the caller waits in `waiting_side`.
+    Dispatched {
+        combined: Context,
+        waiting_side: Context,
+    },
+}
+
+/// Decides where the block of a [`with_context`] runs. Out of line: scopes nest, and what the
+/// first poll of a scope function keeps on the stack is paid once per level.
+#[inline(never)]
+fn route(context: Context) -> Route {
     let caller = caller_context();
-    let combined = caller.clone() + context.into();
-    combined.ensure_active()?;
+    let combined = caller.clone() + context;
+    if let Err(error) = combined.ensure_active() {
+        return Route::Cancelled(error);
+    }
     // Compared with where the caller runs, not with the dispatcher its context names: the root
     // of `run_blocking_with(D, ..)` names `D` but runs on the caller's loop (DISP-01 (d)).
     let same_dispatcher = match (running_dispatcher(), combined.dispatcher()) {
@@ -109,11 +143,32 @@ where
         _ => false,
     };
     if same_dispatcher {
-        return scoped(combined, ScopeKind::Coroutine, move |ctx| {
-            block(CoroutineScope::from_context(ctx))
-        })
-        .await;
+        Route::InPlace(combined)
+    } else {
+        // The caller waits inside an in-place non-cancellable frame, so a cancellation of the
+        // caller while the block runs elsewhere is not a drop of this future: it flows down to
+        // the block (a child of the caller's job), and the block's outcome comes back.
+        Route::Dispatched {
+            combined,
+            waiting_side: caller + NonCancellable,
+        }
     }
+}
+
+/// [`with_context`] on another dispatcher: the block runs there as a child coroutine while the
+/// caller waits in `waiting_side`. A failure is delivered as it is, even to a cancelled caller
+/// (WCTX-05); a value is not (prompt cancellation, rule R4): the caller is then dropped at the
+/// yield below.
+async fn dispatched<F, Fut, T>(
+    combined: Context,
+    waiting_side: Context,
+    block: F,
+) -> Result<T, JobError>
+where
+    F: FnOnce(CoroutineScope) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
     let dispatched = move |target: Context| async move {
         let deferred = async_scoped(target, CoroutineStart::Default, move |ctx| {
             block(CoroutineScope::from_context(ctx))
@@ -125,12 +180,6 @@ where
         let _cancel_if_dropped = CancelOnDrop(deferred.job().clone());
         deferred.await
     };
-    // The caller waits inside an in-place non-cancellable frame, so a cancellation of the
-    // caller while the block runs elsewhere is not a drop of this future: it flows down to the
-    // block (a child of the caller's job), and the block's outcome comes back. A failure is
-    // delivered as it is, even to a cancelled caller (WCTX-05); a value is not (prompt
-    // cancellation, rule R4): the caller is then dropped at the yield below.
-    let waiting_side = caller + NonCancellable;
     let result = scoped(waiting_side, ScopeKind::Coroutine, move |_| {
         dispatched(combined)
     })
@@ -206,19 +255,12 @@ where
             true,
         );
     }
-    let caller = caller_context();
-    let name = caller.name().map(str::to_owned);
-    let timer: Arc<Mutex<Option<(TimeoutHandle, JobError)>>> = Arc::default();
-    let undisturbed: Arc<Mutex<Option<T>>> = Arc::default();
+    let (caller, name, timer, undisturbed) = timed_setup();
     let result = {
         let (timer, undisturbed) = (timer.clone(), undisturbed.clone());
         scoped(caller, ScopeKind::Coroutine, move |ctx| {
             if duration != Duration::MAX {
-                let job = ctx.job().cloned().expect("a scope has a job");
-                let error = JobError::timeout(duration, name.as_deref());
-                let fire = error.clone();
-                let handle = schedule_timeout(duration, move || job.cancel_with(fire));
-                *timer.lock().unwrap_or_else(PoisonError::into_inner) = Some((handle, error));
+                arm_timeout(&ctx, duration, name.as_deref(), &timer);
             }
             FirstPoll {
                 inner: block(CoroutineScope::from_context(ctx)),
@@ -228,6 +270,46 @@ where
         })
         .await
     };
+    timed_result(result, timer, undisturbed)
+}
+
+/// The shared state of a timed scope whose timer has `TimeoutHandle` and error.
+type TimerSlot = Arc<Mutex<Option<(TimeoutHandle, JobError)>>>;
+
+/// The caller's context and name and the timed scope's shared slots, for [`timed`]. Out of
+/// line, like everything around a scope's poll that is not the poll itself (scopes nest: see
+/// `route`).
+#[inline(never)]
+fn timed_setup<T>() -> (Context, Option<String>, TimerSlot, Arc<Mutex<Option<T>>>) {
+    let caller = caller_context();
+    let name = caller.name().map(str::to_owned);
+    (caller, name, Arc::default(), Arc::default())
+}
+
+/// Starts the timer that cancels the scope of `ctx` after `duration`, and keeps its handle and
+/// error in `timer`.
+#[inline(never)]
+fn arm_timeout(
+    ctx: &Context,
+    duration: Duration,
+    name: Option<&str>,
+    timer: &Mutex<Option<(TimeoutHandle, JobError)>>,
+) {
+    let job = ctx.job().cloned().expect("a scope has a job");
+    let error = JobError::timeout(duration, name);
+    let fire = error.clone();
+    let handle = schedule_timeout(duration, move || job.cancel_with(fire));
+    *timer.lock().unwrap_or_else(PoisonError::into_inner) = Some((handle, error));
+}
+
+/// The result of [`timed`] once its scope ended: cancels the timer and tells whether an `Err`
+/// is this call's own timeout.
+#[inline(never)]
+fn timed_result<T>(
+    result: Result<Option<T>, JobError>,
+    timer: Arc<Mutex<Option<(TimeoutHandle, JobError)>>>,
+    undisturbed: Arc<Mutex<Option<T>>>,
+) -> (Result<T, JobError>, bool) {
     let own_timeout = match timer.lock().unwrap_or_else(PoisonError::into_inner).take() {
         Some((handle, error)) => {
             handle.cancel();

@@ -21,9 +21,9 @@
 //!    ([`JobCore::take_finalization`]), so finalization runs once.
 //! 2. Cancellation flows down always: cancelling a job cancels its children (after the lock is
 //!    released, never holding two job locks at once).
-//! 3. A failure (not a cancellation) flows up: the parent's [`JobNode::child_failed`] decides
-//!    whether it handles it (coroutines and scopes do; supervisors do not; plain jobs do if an
-//!    ancestor does) and cancels itself if it is not a supervisor.
+//! 3. A failure (not a cancellation) flows up (kotlinx `childCancelled`): the parent handles
+//!    it (coroutines and scopes do; supervisors do not; plain jobs do if an ancestor does) and
+//!    cancels itself with it if it is not a supervisor.
 //! 4. The final error is the first failure collected, or else the first cancellation; other
 //!    distinct failures become its `suppressed` list. Cancellations are never suppressed.
 //! 5. A failure the parent does not handle is reported by the job itself
@@ -36,14 +36,32 @@
 //!
 //! No method calls into another job, into a waker, or into user code while holding `inner`.
 //! Work decided under the lock is carried out after it is released.
+//!
+//! # No recursion
+//!
+//! Trees can be 100 000 levels deep, so no call nests once per level. A job's work that
+//! involves another job (cancel a child, cancel the parent with a failure, tell the parent
+//! that a child is gone) is never a nested call into that job:
+//!
+//! * the parent to tell next is *returned* ([`JobCore::run_finalization`]), and
+//!   [`complete_ancestors`] walks up the chain in a loop;
+//! * everything else goes onto a [`WorkStack`] owned by the outermost call (`cancel`,
+//!   `body_completed`), which runs it before returning. Last pushed runs first, and what a
+//!   step must do after another job's work is pushed *before* that work, so the order is
+//!   the one the recursive calls had (rules 2, 3 and 6 and kotlinx `notifyCancelling`).
+//!
+//! A completing leaf with a live parent pushes nothing, so the stack never allocates then.
+//! User code that calls back into a job (a handler cancelling another tree) starts a call of
+//! its own, with its own stack: the nesting follows the user's calls, not the tree.
 
+use std::any::Any;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
 use std::sync::atomic::Ordering as StdOrdering;
 use std::task::Waker;
 
-use crate::error::JobError;
+use crate::error::{drop_panic_payload, JobError};
 use crate::handler;
 use crate::job::entries::Entries;
 use crate::job::Job;
@@ -421,8 +439,18 @@ impl JobCore {
     }
 
     /// Cancels the job with `error` (a cancellation, or a failure when a child or the body
-    /// failed). `node` is the job's own node (for the hooks) and `this` its handle.
+    /// failed) and carries out all that follows (children, handlers, parent, finalization)
+    /// before returning. `this` is the job's handle.
     pub(crate) fn cancel(&self, this: &Job, error: JobError) {
+        let mut work = WorkStack::new();
+        self.cancel_step(this, error, &mut work);
+        work.drain();
+    }
+
+    /// One job's part of a cancellation: the transition under the lock, then (kotlinx
+    /// `notifyCancelling`) its children, and the rest in [`notify_cancelling`](Self::notify_cancelling).
+    /// With children, both are left on `work`, the children on top.
+    fn cancel_step(&self, this: &Job, error: JobError, work: &mut WorkStack) {
         let mut inner = lock(&self.inner);
         let first_failure;
         let children: Vec<Job>;
@@ -479,16 +507,38 @@ impl JobCore {
         } else {
             Vec::new()
         };
-        let finalization = self.take_finalization(&mut inner);
+        // A finalization needs the body done, so it never comes with a body to stop.
+        let end = match self.take_finalization(&mut inner) {
+            Some(finalization) => End::Finalize(finalization),
+            None if body_to_drop => End::StopBody,
+            None => End::Later,
+        };
         drop(inner);
 
-        if let Some(cause) = cause_for_children {
-            for child in &children {
-                child.cancel_by_runtime(cause.clone());
+        let rest = NotifyCancelling {
+            kept,
+            cancelling_handlers,
+            parent,
+            end,
+        };
+        match cause_for_children {
+            Some(cause) => {
+                work.push(Work::Notify(this.clone(), rest));
+                work.push(Work::CancelChildren(children.into_iter(), cause));
             }
+            None => self.notify_cancelling(this, rest, work),
         }
-        // kotlinx `notifyCancelling`: children first, then the on-cancelling handlers in
-        // registration order, then the parent.
+    }
+
+    /// The rest of a cancellation once the children are cancelled (kotlinx `notifyCancelling`):
+    /// the on-cancelling handlers in registration order, then the parent, then the body.
+    fn notify_cancelling(&self, this: &Job, rest: NotifyCancelling, work: &mut WorkStack) {
+        let NotifyCancelling {
+            kept,
+            cancelling_handlers,
+            parent,
+            end,
+        } = rest;
         let mut handler_panics = Vec::new();
         for entry in cancelling_handlers {
             if let CompletionEntry::CancellingHandler(handler) = entry {
@@ -500,35 +550,34 @@ impl JobCore {
                 }
             }
         }
-        if let Some(parent) = parent {
-            let failure = kept.as_ref().expect("a failure is kept for the parent");
-            parent.node().child_failed(&parent, failure);
-        }
-        if body_to_drop {
-            this.node_arc().on_cancelling(this);
-        }
-        if let Some(work) = finalization {
-            self.run_finalization(this, work);
-        }
         if !handler_panics.is_empty() {
-            this.node().completion_handlers_panicked(handler_panics);
+            // Pushed first, so reported after everything this cancellation leads to.
+            work.push(Work::Panicked(this.clone(), handler_panics));
         }
+        if let Some(parent) = parent {
+            // Rule 3: a failure cancels the parent unless it is a supervisor (kotlinx
+            // `cancelParent` / `childCancelled`), and that happens before this job goes on.
+            if !parent.core().kind.is_supervisor() {
+                let failure = kept.expect("a failure is kept for the parent");
+                if !matches!(end, End::Later) {
+                    work.push(Work::End(this.clone(), end));
+                }
+                work.push(Work::Cancel(parent, failure));
+                return;
+            }
+        }
+        self.end_cancelling(this, end, work);
     }
 
-    /// A child reports a failure. Returns whether this job handles it (see rule 3).
-    pub(crate) fn child_failed(&self, this: &Job, error: &JobError) -> bool {
-        if !error.is_failure() {
-            return true;
-        }
-        if self.kind.is_supervisor() {
-            return false;
-        }
-        self.cancel(this, error.clone());
-        if self.kind.is_completable() {
-            self.handles_exception()
-        } else {
-            true
-        }
+    /// The last part of a cancellation: stops the body, or finalizes the job.
+    fn end_cancelling(&self, this: &Job, end: End, work: &mut WorkStack) {
+        let next = match end {
+            End::Later => None,
+            End::StopBody if this.node_arc().on_cancelling(this) => self.finish_body(this, work),
+            End::StopBody => None,
+            End::Finalize(finalization) => self.run_finalization(this, finalization, work),
+        };
+        complete_ancestors(next, work);
     }
 
     /// kotlinx `handlesException`: a plain job handles a failure if some ancestor is a
@@ -546,12 +595,21 @@ impl JobCore {
 
     /// The body finished (see [`BodyOutcome`]).
     pub(crate) fn body_completed(&self, this: &Job, outcome: BodyOutcome) {
-        if let BodyOutcome::Failed(error) = &outcome {
-            self.cancel(this, error.clone());
+        if let BodyOutcome::Failed(error) = outcome {
+            self.cancel(this, error);
         }
+        let mut work = WorkStack::new();
+        let next = self.finish_body(this, &mut work);
+        complete_ancestors(next, &mut work);
+        work.drain();
+    }
+
+    /// Marks the body done. Returns the parent to tell next if that made the job final (see
+    /// [`run_finalization`](Self::run_finalization)).
+    fn finish_body(&self, this: &Job, work: &mut WorkStack) -> Option<(Job, usize)> {
         let mut inner = lock(&self.inner);
         if inner.body_done {
-            return;
+            return None;
         }
         inner.body_done = true;
         if inner.state == JobState::Active {
@@ -559,9 +617,7 @@ impl JobCore {
         }
         let finalization = self.take_finalization(&mut inner);
         drop(inner);
-        if let Some(work) = finalization {
-            self.run_finalization(this, work);
-        }
+        finalization.and_then(|finalization| self.run_finalization(this, finalization, work))
     }
 
     /// `complete()` of a completable job: the "body" of a plain job is done.
@@ -577,15 +633,22 @@ impl JobCore {
         true
     }
 
-    /// A child reached its final state; forget it.
-    pub(crate) fn child_completed(&self, this: &Job, key: usize) {
+    /// A child reached its final state; forget it. Returns the parent to tell next if that
+    /// made this job final (see [`run_finalization`](Self::run_finalization)).
+    fn child_completed(
+        &self,
+        this: &Job,
+        key: usize,
+        work: &mut WorkStack,
+    ) -> Option<(Job, usize)> {
         let mut inner = lock(&self.inner);
-        inner.children.remove(key);
+        let child = inner.children.remove(key);
         let finalization = self.take_finalization(&mut inner);
         drop(inner);
-        if let Some(work) = finalization {
-            self.run_finalization(this, work);
-        }
+        // Released outside the lock: it may be the last reference to a coroutine, whose
+        // output's destructor is user code.
+        drop(child);
+        finalization.and_then(|finalization| self.run_finalization(this, finalization, work))
     }
 
     /// Registers a completion entry, or gives it back if the job is already final.
@@ -687,30 +750,61 @@ impl JobCore {
         })
     }
 
-    /// Carries out a [`Finalization`] outside the lock (rules 3, 5 and 6).
-    fn run_finalization(&self, this: &Job, work: Finalization) {
-        let Finalization {
-            final_error,
-            suppressed,
-            entries,
-            parent,
-        } = work;
-        if let Some(error) = &final_error {
-            error.set_suppressed(suppressed);
-            if error.is_failure() {
-                let handled = if self.kind.is_scoped() {
-                    // Scope functions rethrow to their caller instead.
-                    true
-                } else {
-                    match &parent {
-                        Some((parent, _)) => parent.node().child_failed(parent, error),
-                        None => false,
+    /// Carries out a [`Finalization`] outside the lock (rules 3, 5 and 6). Returns the parent
+    /// that must learn next that this job is gone (the caller tells it, see
+    /// [`complete_ancestors`]), or `None` when there is none or the rest was left on `work`.
+    fn run_finalization(
+        &self,
+        this: &Job,
+        mut finalization: Finalization,
+        work: &mut WorkStack,
+    ) -> Option<(Job, usize)> {
+        // Scope functions rethrow their failure to their caller instead of reporting it.
+        let mut handled = true;
+        if let Some(error) = &finalization.final_error {
+            error.set_suppressed(std::mem::take(&mut finalization.suppressed));
+            if error.is_failure() && !self.kind.is_scoped() {
+                handled = false;
+                if let Some((parent, _)) = &finalization.parent {
+                    let parent_core = parent.core();
+                    if !parent_core.kind.is_supervisor() {
+                        // Rule 3: the parent handles the failure and cancels itself with it
+                        // before the rest of this finalization. Whether it handles it is read
+                        // first: the ancestors it looks at stay as they are while this job is
+                        // still its child. Only a `launch` coroutine reports an unhandled
+                        // failure, so only one asks (the walk up would make a failing chain
+                        // of plain jobs quadratic).
+                        handled = self.kind != JobKind::Launch
+                            || !parent_core.kind.is_completable()
+                            || parent_core.handles_exception();
+                        let cancel_parent = Work::Cancel(parent.clone(), error.clone());
+                        work.push(Work::Finish(this.clone(), finalization, handled));
+                        work.push(cancel_parent);
+                        return None;
                     }
-                };
-                if !handled {
-                    this.node().report_unhandled(error);
                 }
             }
+        }
+        self.finish_finalization(this, finalization, handled, work)
+    }
+
+    /// The end of [`run_finalization`](Self::run_finalization), once the parent handled (or
+    /// did not handle) a failure: report it if unhandled, run the completion entries.
+    fn finish_finalization(
+        &self,
+        this: &Job,
+        finalization: Finalization,
+        handled: bool,
+        work: &mut WorkStack,
+    ) -> Option<(Job, usize)> {
+        let Finalization {
+            final_error,
+            entries,
+            parent,
+            ..
+        } = finalization;
+        if let Some(error) = final_error.as_ref().filter(|_| !handled) {
+            this.node().report_unhandled(error);
         }
         tracing::trace!(job = self.id, state = ?self.state(), "job final");
         let mut handler_panics = Vec::new();
@@ -729,11 +823,134 @@ impl JobCore {
                 }
             }
         }
-        if let Some((parent, key)) = parent {
-            parent.core().child_completed(&parent, key);
-        }
         if !handler_panics.is_empty() {
-            this.node().completion_handlers_panicked(handler_panics);
+            // Pushed before the parent is told, so reported after it learnt the child is gone.
+            work.push(Work::Panicked(this.clone(), handler_panics));
+        }
+        parent
+    }
+}
+
+/// Tells parents, one after the other, that a child reached its final state; each may become
+/// final in turn and hand over its own parent (rule 6, as a loop rather than a recursion).
+fn complete_ancestors(mut next: Option<(Job, usize)>, work: &mut WorkStack) {
+    while let Some((parent, key)) = next {
+        next = parent.core().child_completed(&parent, key, work);
+    }
+}
+
+/// The part of a cancellation that runs after the children are cancelled; see
+/// [`JobCore::notify_cancelling`].
+struct NotifyCancelling {
+    /// The error, when the on-cancelling handlers or the parent need it.
+    kept: Option<JobError>,
+    cancelling_handlers: Vec<CompletionEntry>,
+    /// The parent to tell about a first failure.
+    parent: Option<Job>,
+    end: End,
+}
+
+/// How a cancelled job goes on towards its final state.
+enum End {
+    /// Nothing to do now: its body or its last child finalizes it later.
+    Later,
+    /// The body is still running: stop it ([`JobNode::on_cancelling`](crate::job::JobNode::on_cancelling)).
+    StopBody,
+    /// The job became final under the lock.
+    Finalize(Finalization),
+}
+
+/// A step of the job machinery left for later by [`JobCore`] methods; see the module docs
+/// ("No recursion").
+enum Work {
+    /// Cancel this job (a child of a cancelling job, or a parent told about a failure).
+    Cancel(Job, JobError),
+    /// The children of a cancelling job not cancelled yet, in order, with their cause.
+    CancelChildren(std::vec::IntoIter<Job>, JobError),
+    /// The rest of a job's cancellation after its children.
+    Notify(Job, NotifyCancelling),
+    /// The end of a job's cancellation after its parent was told about the failure.
+    End(Job, End),
+    /// The rest of a finalization after the parent was cancelled by the failure (and
+    /// whether the parent handles it).
+    Finish(Job, Finalization, bool),
+    /// Completion or on-cancelling handlers of this job panicked.
+    Panicked(Job, Vec<Box<dyn Any + Send>>),
+}
+
+impl Work {
+    fn run(self, work: &mut WorkStack) {
+        match self {
+            Work::Cancel(job, error) => job.core().cancel_step(&job, error, work),
+            Work::CancelChildren(children, cause) => cancel_children(children, cause, work),
+            Work::Notify(job, rest) => job.core().notify_cancelling(&job, rest, work),
+            Work::End(job, end) => job.core().end_cancelling(&job, end, work),
+            Work::Finish(job, finalization, handled) => {
+                let next = job
+                    .core()
+                    .finish_finalization(&job, finalization, handled, work);
+                complete_ancestors(next, work);
+            }
+            Work::Panicked(job, panics) => job.node().completion_handlers_panicked(panics),
+        }
+    }
+}
+
+/// Cancels `children` in order with `cause`. A child whose cancellation left work (its own
+/// children, its parent to tell) gets it done before its next sibling: the siblings left go
+/// under that work. Leaf children are cancelled without touching the stack.
+fn cancel_children(mut children: std::vec::IntoIter<Job>, cause: JobError, work: &mut WorkStack) {
+    while let Some(child) = children.next() {
+        if children.len() == 0 {
+            // The last child takes the cause itself (one clone less, see `record`).
+            child.core().cancel_step(&child, cause, work);
+            return;
+        }
+        let height = work.items.len();
+        child.core().cancel_step(&child, cause.clone(), work);
+        if work.items.len() > height {
+            // At most a few items sit above `height`: the child's own pushes.
+            work.items
+                .insert(height, Work::CancelChildren(children, cause));
+            return;
+        }
+    }
+}
+
+/// The work left by the steps of one outer call (`cancel`, `body_completed`), run by that
+/// call before it returns: last pushed first, so an item pushed before a step runs after all
+/// the work that step left, in the order of the recursive calls it replaces. Its memory is
+/// the caller's: nothing is allocated until a step leaves work (a leaf completing with a live
+/// parent leaves none).
+struct WorkStack {
+    items: Vec<Work>,
+}
+
+impl WorkStack {
+    fn new() -> WorkStack {
+        WorkStack { items: Vec::new() }
+    }
+
+    fn push(&mut self, item: Work) {
+        self.items.push(item);
+    }
+
+    /// Runs the work until none is left. User code inside a step (handlers, wakers, dispatch)
+    /// is contained where it runs, so no step is expected to panic; should one, it does not
+    /// stop the rest, which the tree needs to end: the first panic is re-raised at the end,
+    /// as the trampoline does.
+    fn drain(mut self) {
+        let mut first_panic = None;
+        while let Some(item) = self.items.pop() {
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| item.run(&mut self))) {
+                match first_panic {
+                    None => first_panic = Some(payload),
+                    Some(_) => drop_panic_payload(payload),
+                }
+            }
+        }
+        if let Some(payload) = first_panic {
+            panic::resume_unwind(payload);
         }
     }
 }

@@ -10,6 +10,8 @@ pub(crate) mod core;
 mod entries;
 mod join;
 mod standalone;
+#[cfg(all(test, not(corral_loom)))]
+mod work_tests;
 
 use std::any::Any;
 use std::fmt;
@@ -30,9 +32,10 @@ pub(crate) trait JobNode: Send + Sync + 'static {
     fn core(&self) -> &JobCore;
 
     /// The job started cancelling while its body is not done: stop the body (a coroutine is
-    /// scheduled so its future is dropped at its current suspension; a scope frame is woken; a
-    /// plain job's "body" is done at once).
-    fn on_cancelling(self: Arc<Self>, this: &Job);
+    /// scheduled so its future is dropped at its current suspension; a scope frame is woken).
+    /// Returns `true` when the body is done at once (a plain job, kotlinx `onCancelComplete`):
+    /// the state machine then completes it itself, without a nested call.
+    fn on_cancelling(self: Arc<Self>, this: &Job) -> bool;
 
     /// A lazy job was started by `start`, `join` or `await`: run its body.
     fn start_body(self: Arc<Self>, this: &Job);
@@ -61,11 +64,6 @@ pub(crate) trait JobNode: Send + Sync + 'static {
     /// woken): a shield of this node was lowered from outside its poll, so a cancelled body
     /// that the shield protected may now be dropped.
     fn wake_body(self: Arc<Self>) {}
-
-    /// A child reports a failure; see [`JobCore::child_failed`].
-    fn child_failed(&self, this: &Job, error: &JobError) -> bool {
-        self.core().child_failed(this, error)
-    }
 }
 
 /// A handle to a job: a node of the structured-concurrency tree (Kotlin `Job`).

@@ -37,7 +37,7 @@ use std::sync::Arc;
 use crate::context::Context;
 use crate::error::{drop_panic_payload, JobError};
 use crate::handler;
-use crate::job::core::{BodyOutcome, JobCore, JobKind, JobState};
+use crate::job::core::{JobCore, JobKind, JobState};
 use crate::job::{attach, Job, JobNode};
 
 type Payload = Box<dyn Any + Send>;
@@ -110,8 +110,9 @@ impl JobNode for StandaloneJob {
         &self.core
     }
 
-    fn on_cancelling(self: Arc<Self>, this: &Job) {
-        self.core.body_completed(this, BodyOutcome::Dropped);
+    fn on_cancelling(self: Arc<Self>, _this: &Job) -> bool {
+        // No body to stop: cancelled, a plain job only waits for its children.
+        true
     }
 
     fn start_body(self: Arc<Self>, _this: &Job) {

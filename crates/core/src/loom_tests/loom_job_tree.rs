@@ -88,3 +88,35 @@ fn loom_child_completion_racing_parent_completion() {
         assert!(parent.children().is_empty());
     });
 }
+
+/// A cancellation walking down a chain (root, middle, leaf) while the leaf completes on
+/// another thread and its completion walks up: both go through the work stack of their own
+/// call, and every job ends final exactly once, the root cancelled.
+#[test]
+fn loom_cancel_down_racing_completion_up() {
+    loom::model(|| {
+        let root = Job::new();
+        let middle = Job::new_child(&root);
+        let leaf = Job::new_child(&middle);
+        assert!(middle.complete());
+        let runs = std::sync::Arc::new(AtomicUsize::new(0));
+        {
+            let runs = runs.clone();
+            let _handle = root.invoke_on_completion(move |error| {
+                assert!(error.is_some_and(|error| !error.is_failure()));
+                runs.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+        let completer = {
+            let leaf = leaf.clone();
+            thread::spawn(move || {
+                leaf.complete();
+            })
+        };
+        root.cancel();
+        completer.join().unwrap();
+        assert!(leaf.is_completed() && middle.is_completed());
+        assert!(root.is_completed() && root.is_cancelled());
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    });
+}

@@ -466,9 +466,10 @@ impl<B: Body> JobNode for Task<B> {
         &self.job
     }
 
-    fn on_cancelling(self: Arc<Self>, _this: &Job) {
+    fn on_cancelling(self: Arc<Self>, _this: &Job) -> bool {
         // Schedule the task so its future is dropped at its suspension, on its own dispatcher.
         self.wake_task();
+        false
     }
 
     fn start_body(self: Arc<Self>, _this: &Job) {
