@@ -341,7 +341,11 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 256 }))]
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 4 } else { 256 },
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
 
         /// Random sequences against a model: a `BTreeMap` from insertion number to value.
         /// Keys of removed entries are kept and replayed: they must never reach a live entry,

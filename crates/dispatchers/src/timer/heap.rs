@@ -453,7 +453,11 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 256 }))]
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 4 } else { 256 },
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
 
         /// Random sequences against a model: a `BTreeMap` ordered by (deadline, insertion),
         /// with the keys of fired and removed timers replayed. A stale key must never cancel,
