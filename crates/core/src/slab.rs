@@ -262,7 +262,7 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::{InlineSlab, SlabKey, INLINE};
+    use super::{InlineSlab, SlabKey, Slot, INLINE};
 
     #[test]
     fn the_first_entry_is_inline_and_the_inline_slot_is_reused() {
@@ -309,10 +309,14 @@ mod tests {
         assert_eq!(slab.remove(after_drain), Some(4));
     }
 
+    /// The layout the module docs promise: 12-byte keys, and a spilled child slot (a job
+    /// handle and its stamp) as small as the index-only slot it replaced.
     #[test]
-    fn keys_stay_as_small_as_a_word_and_a_half() {
-        assert_eq!(std::mem::size_of::<SlabKey>(), 12);
-        assert_eq!(std::mem::size_of::<Option<SlabKey>>(), 16);
+    fn keys_and_slots_stay_small() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<SlabKey>(), 12);
+        assert_eq!(size_of::<Option<SlabKey>>(), 16);
+        assert_eq!(size_of::<Slot<crate::job::Job>>(), 24);
     }
 
     #[derive(Clone, Debug)]
