@@ -146,11 +146,10 @@ impl TimerHeap {
     /// Replaces the waker of a pending `delay` timer; `false` if the timer is gone (fired or
     /// cancelled).
     pub(crate) fn update_waker(&mut self, key: TimerKey, waker: &Waker) -> bool {
-        let Some(position) = self.live_position(key) else {
+        if self.live_position(key).is_none() {
             return false;
-        };
-        let index = self.nodes[position].index as usize;
-        if let Some(TimerAction::Wake(current)) = &mut self.entries[index].action {
+        }
+        if let Some(TimerAction::Wake(current)) = &mut self.entries[key.index as usize].action {
             if !current.will_wake(waker) {
                 current.clone_from(waker);
             }
