@@ -4,7 +4,7 @@
 //! event loop entered on the polling thread, else the shared timer thread's, see
 //! [`crate::timer`]); later polls only refresh the waker if it changed. A `delay` dropped
 //! before it fires (its coroutine was cancelled, or a `select`-like combinator moved on)
-//! removes its timer in O(log n). The state is three words and a key: with the coroutine's own
+//! removes its timer in O(log n). The state is five words (40 bytes): with the coroutine's own
 //! allocation and the heap node, a sleeping coroutine costs little (see the crate docs and the
 //! `delay-100k` row of `cargo xtask bench`).
 
@@ -34,11 +34,12 @@ use crate::timer::{shared_timers, Timers};
 /// # }
 /// ```
 pub fn delay(duration: Duration) -> Delay {
-    Delay {
-        deadline: deadline_after(duration),
-        zero: duration.is_zero(),
-        registration: None,
-    }
+    let state = if duration.is_zero() {
+        DelayState::Done
+    } else {
+        DelayState::Unregistered(deadline_after(duration))
+    };
+    Delay { state }
 }
 
 fn deadline_after(duration: Duration) -> Option<Instant> {
@@ -48,42 +49,55 @@ fn deadline_after(duration: Duration) -> Option<Instant> {
 /// The future of [`delay`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct Delay {
-    /// `None`: never fires.
-    deadline: Option<Instant>,
-    zero: bool,
-    registration: Option<(Arc<Timers>, TimerKey)>,
+    state: DelayState,
+}
+
+/// One enum rather than separate fields: a sleeping coroutine holds its `Delay`, and the
+/// registered variant (an `Arc`, a 12-byte key and the deadline) is the only large one.
+enum DelayState {
+    /// Zero duration, or fired: ready.
+    Done,
+    /// Not polled yet. `None`: never fires.
+    Unregistered(Option<Instant>),
+    /// Waiting in `timers` under `key`.
+    Registered {
+        deadline: Instant,
+        timers: Arc<Timers>,
+        key: TimerKey,
+    },
 }
 
 impl Future for Delay {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
-        if self.zero {
-            return Poll::Ready(());
-        }
-        let Some(deadline) = self.deadline else {
-            return Poll::Pending; // until cancelled: the coroutine is dropped at this suspension
-        };
-        match &self.registration {
-            Some((timers, key)) => {
+        match &self.state {
+            DelayState::Done => Poll::Ready(()),
+            // Until cancelled: the coroutine is dropped at this suspension.
+            DelayState::Unregistered(None) => Poll::Pending,
+            DelayState::Registered { timers, key, .. } => {
                 if timers.update_waker(*key, cx.waker()) {
                     Poll::Pending
                 } else {
                     // Fired (a wake-up can only come from firing, or be spurious after it).
-                    self.registration = None;
-                    self.zero = true;
+                    self.state = DelayState::Done;
                     Poll::Ready(())
                 }
             }
-            None if deadline <= Instant::now() => {
-                self.zero = true;
+            DelayState::Unregistered(Some(deadline)) if *deadline <= Instant::now() => {
+                self.state = DelayState::Done;
                 Poll::Ready(())
             }
-            None => {
+            DelayState::Unregistered(Some(deadline)) => {
+                let deadline = *deadline;
                 let timers =
                     event_loop::current_timers().unwrap_or_else(|| shared_timers().clone());
                 let key = timers.insert(deadline, TimerAction::Wake(cx.waker().clone()));
-                self.registration = Some((timers, key));
+                self.state = DelayState::Registered {
+                    deadline,
+                    timers,
+                    key,
+                };
                 Poll::Pending
             }
         }
@@ -92,17 +106,22 @@ impl Future for Delay {
 
 impl Drop for Delay {
     fn drop(&mut self) {
-        if let Some((timers, key)) = self.registration.take() {
-            timers.cancel(key);
+        if let DelayState::Registered { timers, key, .. } = &self.state {
+            timers.cancel(*key);
         }
     }
 }
 
 impl fmt::Debug for Delay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (deadline, registered) = match &self.state {
+            DelayState::Done => (None, false),
+            DelayState::Unregistered(deadline) => (*deadline, false),
+            DelayState::Registered { deadline, .. } => (Some(*deadline), true),
+        };
         f.debug_struct("Delay")
-            .field("deadline", &self.deadline)
-            .field("registered", &self.registration.is_some())
+            .field("deadline", &deadline)
+            .field("registered", &registered)
             .finish()
     }
 }
@@ -128,19 +147,18 @@ pub fn schedule_timeout(
     after: Duration,
     callback: impl FnOnce() + Send + 'static,
 ) -> TimeoutHandle {
-    let registration = deadline_after(after).map(|deadline| {
-        let timers = shared_timers().clone();
-        let key = timers.insert(deadline, TimerAction::Call(Box::new(callback)));
-        (timers, key)
-    });
-    TimeoutHandle { registration }
+    let key = deadline_after(after)
+        .map(|deadline| shared_timers().insert(deadline, TimerAction::Call(Box::new(callback))));
+    TimeoutHandle { key }
 }
 
 /// Cancels a [`schedule_timeout`] callback when cancelled or dropped.
 #[must_use = "dropping the handle cancels the callback"]
 pub struct TimeoutHandle {
-    /// `None` for a timeout too far away to ever fire.
-    registration: Option<(Arc<Timers>, TimerKey)>,
+    /// The callback's timer in the shared timer thread's heap (always that one, so the handle
+    /// needs no `Arc` of it); `None` for a timeout too far away to ever fire, and once
+    /// cancelled.
+    key: Option<TimerKey>,
 }
 
 impl TimeoutHandle {
@@ -150,9 +168,9 @@ impl TimeoutHandle {
     }
 
     fn cancel_in_place(&mut self) -> bool {
-        self.registration
+        self.key
             .take()
-            .is_some_and(|(timers, key)| timers.cancel(key))
+            .is_some_and(|key| shared_timers().cancel(key))
     }
 }
 

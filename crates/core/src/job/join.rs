@@ -14,6 +14,7 @@ use std::task::{Context as TaskContext, Poll};
 use crate::current;
 use crate::job::core::CompletionEntry;
 use crate::job::Job;
+use crate::slab::SlabKey;
 
 /// Future of [`Job::join`]; see the module docs.
 #[derive(Debug)]
@@ -21,7 +22,7 @@ use crate::job::Job;
 pub struct Join {
     job: Job,
     started: bool,
-    waiter: Option<usize>,
+    waiter: Option<SlabKey>,
 }
 
 impl Join {

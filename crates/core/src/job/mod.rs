@@ -20,6 +20,7 @@ use std::sync::{Arc, Weak};
 
 use crate::current::Shields;
 use crate::error::JobError;
+use crate::slab::SlabKey;
 
 pub use self::core::JobState;
 use self::core::{CompletionEntry, JobCore, JobKind};
@@ -282,13 +283,12 @@ impl Job {
             .register(CompletionEntry::Handler(Box::new(handler)))
         {
             Ok(key) => CompletionHandle {
-                job: Some(self.clone()),
-                key,
+                registration: Some((self.clone(), key)),
             },
             Err(CompletionEntry::Handler(handler)) => {
                 let error = self.core().final_error();
                 handler(error.as_ref());
-                CompletionHandle { job: None, key: 0 }
+                CompletionHandle { registration: None }
             }
             Err(_) => unreachable!("registered a handler"),
         }
@@ -306,12 +306,11 @@ impl Job {
     ) -> CompletionHandle {
         match self.core().register_cancelling(Box::new(handler)) {
             Ok(key) => CompletionHandle {
-                job: Some(self.clone()),
-                key,
+                registration: Some((self.clone(), key)),
             },
             Err((handler, cause)) => {
                 handler(cause.as_ref());
-                CompletionHandle { job: None, key: 0 }
+                CompletionHandle { registration: None }
             }
         }
     }
@@ -341,15 +340,17 @@ impl fmt::Debug for Job {
 #[derive(Debug)]
 #[must_use = "dropping the handle keeps the handler; call dispose() to remove it"]
 pub struct CompletionHandle {
-    job: Option<Job>,
-    key: usize,
+    /// The job and the handler's entry; `None` when the handler ran at registration. The key
+    /// never names another entry, so disposing after the handler ran (an on-cancelling handler
+    /// runs when cancellation starts, long before the job is final) does nothing.
+    registration: Option<(Job, SlabKey)>,
 }
 
 impl CompletionHandle {
-    /// Removes the handler if it has not run yet.
+    /// Removes the handler if it has not run yet; does nothing if it has.
     pub fn dispose(self) {
-        if let Some(job) = &self.job {
-            job.core().unregister(self.key);
+        if let Some((job, key)) = &self.registration {
+            job.core().unregister(*key);
         }
     }
 }

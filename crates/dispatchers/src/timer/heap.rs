@@ -1,17 +1,27 @@
 //! [`TimerHeap`]: an indexed binary min-heap of deadlines with O(log n) insert, cancel and
 //! pop.
 //!
-//! Entries live in a slab (`entries`) addressed by a [`TimerKey`] (slot index plus a generation
-//! so a stale key never cancels someone else's timer); the heap (`nodes`) orders
+//! Entries live in a slab (`entries`) addressed by a [`TimerKey`]; the heap (`nodes`) orders
 //! `(deadline, sequence)` pairs and each entry remembers its node's position, which is what
 //! makes cancellation O(log n) instead of kotlinx's lazy removal or a linear scan. Timers with
 //! the same deadline fire in insertion order (the sequence number), as kotlinx's delayed queue.
 //!
+//! # Keys
+//!
+//! A key is the slot index plus the timer's sequence number. Sequence numbers come from one
+//! 64-bit counter per heap that only grows (2^64 inserts never happen) and that nothing resets,
+//! not even [`TimerHeap::shrink_if_sparse`] when it replaces the vectors; so a key names one
+//! timer for the whole life of the heap. The key of a fired or cancelled timer (a `Delay` woken
+//! but not polled yet, a `TimeoutHandle` whose callback ran) matches nothing any more, however
+//! often its slot was reused or the heap shrank: every operation that takes a key is a no-op
+//! for it. Slots carry no generation of their own: a key is live exactly when its slot holds a
+//! node and that node carries the key's sequence number.
+//!
 //! # Invariants
 //!
 //! * `entries[nodes[i].index].position == i` for every heap node `i`.
-//! * A free slot has `position == FREE` and is on the `free` list; its generation has been
-//!   bumped, so keys handed out for its previous use no longer match.
+//! * A free slot has `position == FREE` and is on the `free` list.
+//! * Sequence numbers of nodes are distinct and never reused.
 //! * Memory: a node is 32 bytes and an entry 32 bytes; both vectors shrink when a burst of
 //!   timers is gone (at most twice the live count is kept), so 100k sleeping coroutines cost
 //!   about 6.4 MB here while they sleep and little after.
@@ -45,11 +55,15 @@ impl TimerAction {
     }
 }
 
-/// Names one timer in a [`TimerHeap`].
+/// Names one timer in a [`TimerHeap`] for the heap's whole life (see the module docs).
+///
+/// Packed to 4-byte alignment: 12 bytes instead of 16, so a `Delay` (which holds one next to an
+/// `Arc` and its deadline) does not grow by a word. Fields are only ever copied, never borrowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, packed(4))]
 pub(crate) struct TimerKey {
     index: u32,
-    generation: u32,
+    sequence: u64,
 }
 
 const FREE: u32 = u32::MAX;
@@ -68,7 +82,6 @@ impl Node {
 
 struct Entry {
     position: u32,
-    generation: u32,
     action: Option<TimerAction>,
 }
 
@@ -101,14 +114,18 @@ impl TimerHeap {
                 let index = u32::try_from(self.entries.len()).expect("more than 2^32 timers");
                 self.entries.push(Entry {
                     position: FREE,
-                    generation: 0,
                     action: None,
                 });
                 index
             }
         };
         let position = self.nodes.len();
+        // Never wraps: 2^64 inserts would take centuries at any rate a heap can sustain.
         self.sequence += 1;
+        let key = TimerKey {
+            index,
+            sequence: self.sequence,
+        };
         self.nodes.push(Node {
             deadline,
             sequence: self.sequence,
@@ -117,10 +134,6 @@ impl TimerHeap {
         let entry = &mut self.entries[index as usize];
         entry.position = position as u32;
         entry.action = Some(action);
-        let key = TimerKey {
-            index,
-            generation: entry.generation,
-        };
         self.sift_up(position);
         (key, self.entries[index as usize].position == 0)
     }
@@ -128,23 +141,21 @@ impl TimerHeap {
     /// Replaces the waker of a pending `delay` timer; `false` if the timer is gone (fired or
     /// cancelled).
     pub(crate) fn update_waker(&mut self, key: TimerKey, waker: &Waker) -> bool {
-        match self.live_entry(key) {
-            Some(entry) => {
-                if let Some(TimerAction::Wake(current)) = &mut entry.action {
-                    if !current.will_wake(waker) {
-                        current.clone_from(waker);
-                    }
-                }
-                true
-            }
-            None => false,
+        if self.live_position(key).is_none() {
+            return false;
         }
+        if let Some(TimerAction::Wake(current)) = &mut self.entries[key.index as usize].action {
+            if !current.will_wake(waker) {
+                current.clone_from(waker);
+            }
+        }
+        true
     }
 
     /// Removes a pending timer, returning its action; `None` if it already fired or was
     /// removed.
     pub(crate) fn remove(&mut self, key: TimerKey) -> Option<TimerAction> {
-        let position = self.live_entry(key)?.position as usize;
+        let position = self.live_position(key)?;
         let action = self.remove_at(position);
         self.shrink_if_sparse();
         Some(action)
@@ -169,10 +180,16 @@ impl TimerHeap {
         out
     }
 
-    fn live_entry(&mut self, key: TimerKey) -> Option<&mut Entry> {
-        self.entries
-            .get_mut(key.index as usize)
-            .filter(|entry| entry.generation == key.generation && entry.position != FREE)
+    /// The heap position of the timer `key` names, `None` if it fired or was removed. The
+    /// slot's node must carry the key's sequence number: the slot may hold a later timer, or
+    /// (after a shrink) be another slot altogether.
+    fn live_position(&self, key: TimerKey) -> Option<usize> {
+        let position = self.entries.get(key.index as usize)?.position;
+        if position == FREE {
+            return None;
+        }
+        let sequence = key.sequence;
+        (self.nodes[position as usize].sequence == sequence).then_some(position as usize)
     }
 
     fn remove_at(&mut self, position: usize) -> TimerAction {
@@ -186,12 +203,13 @@ impl TimerHeap {
         }
         let entry = &mut self.entries[node.index as usize];
         entry.position = FREE;
-        entry.generation = entry.generation.wrapping_add(1);
         self.free.push(node.index);
         entry.action.take().expect("a live timer has an action")
     }
 
-    /// Gives memory back after a burst: keeps at most twice the live count of slots.
+    /// Gives memory back after a burst: keeps at most twice the live count of slots. Replacing
+    /// the vectors forgets which slots existed, which is harmless: keys are checked against
+    /// `sequence`, which survives (see the module docs).
     fn shrink_if_sparse(&mut self) {
         const MIN_KEPT: usize = 64;
         if self.nodes.is_empty() && self.entries.len() > MIN_KEPT {
@@ -244,8 +262,12 @@ impl TimerHeap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
+
+    use proptest::prelude::*;
 
     fn recorder(log: &Arc<Mutex<Vec<u32>>>, id: u32) -> TimerAction {
         let log = log.clone();
@@ -322,6 +344,60 @@ mod tests {
         assert!(heap.remove(new).is_some());
     }
 
+    /// The case of finding 2: a burst of more than `MIN_KEPT` timers all fire, the heap
+    /// empties and replaces its vectors, and new timers reuse the low slots. The fired
+    /// timers' keys must match none of them.
+    #[test]
+    fn finding_02_keys_of_fired_timers_survive_shrinking() {
+        let base = Instant::now();
+        let mut heap = TimerHeap::default();
+        let fired: Vec<TimerKey> = (0..200)
+            .map(|_| heap.insert(base, TimerAction::Call(Box::new(|| {}))).0)
+            .collect();
+        let mut due = Vec::new();
+        heap.pop_due(base, &mut due);
+        assert_eq!(due.len(), 200);
+        assert_eq!(heap.entries.len(), 0, "the heap shrank");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let live: Vec<TimerKey> = (0..100)
+            .map(|id| {
+                heap.insert(base + Duration::from_secs(1), recorder(&log, id))
+                    .0
+            })
+            .collect();
+        let (waker, woken) = counting_waker();
+        for &stale in &fired {
+            assert!(
+                !heap.update_waker(stale, &waker),
+                "a fired key updates nothing"
+            );
+            assert!(heap.remove(stale).is_none(), "a fired key cancels nothing");
+        }
+        assert_eq!(heap.len(), 100);
+        heap.pop_due(base + Duration::from_secs(1), &mut due);
+        due.drain(..).for_each(TimerAction::fire);
+        assert_eq!(*log.lock().unwrap(), (0..100).collect::<Vec<_>>());
+        assert_eq!(woken.load(Ordering::SeqCst), 0);
+        assert!(live.iter().all(|&key| heap.remove(key).is_none()));
+    }
+
+    #[test]
+    fn keys_stay_as_small_as_a_word_and_a_half() {
+        assert_eq!(std::mem::size_of::<TimerKey>(), 12);
+        assert_eq!(std::mem::size_of::<Option<TimerKey>>(), 16);
+    }
+
+    fn counting_waker() -> (Waker, Arc<AtomicUsize>) {
+        struct Count(Arc<AtomicUsize>);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(AtomicUsize::new(0));
+        (Waker::from(Arc::new(Count(count.clone()))), count)
+    }
+
     /// Random inserts and removals against a sorted reference list.
     #[test]
     fn random_operations_match_a_sorted_reference() {
@@ -363,5 +439,153 @@ mod tests {
             .map(|&(ms, _, _)| base + Duration::from_millis(ms))
             .collect();
         assert_eq!(drained, expected);
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// Inserts `count` timers due `ms` milliseconds (plus their rank) after the base.
+        Insert { ms: u64, count: usize },
+        /// Removes the live timer `n % live`.
+        Remove(usize),
+        /// Uses the key of the fired or removed timer `n % stale`: remove and update_waker.
+        Stale(usize),
+        /// Replaces the waker of the live timer `n % live`.
+        UpdateWaker(usize),
+        /// Fires everything due `ms` milliseconds after the base.
+        PopDue(u64),
+        /// Fires everything: the heap empties, and shrinks if it held more than 64 slots.
+        PopAll,
+    }
+
+    fn op_strategy() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (0..50_u64, prop_oneof![4 => Just(1_usize), 1 => 60..120_usize])
+                .prop_map(|(ms, count)| Op::Insert { ms, count }),
+            3 => any::<usize>().prop_map(Op::Remove),
+            4 => any::<usize>().prop_map(Op::Stale),
+            2 => any::<usize>().prop_map(Op::UpdateWaker),
+            2 => (0..60_u64).prop_map(Op::PopDue),
+            1 => Just(Op::PopAll),
+        ]
+    }
+
+    /// A timer of the model: its id, which the action records (callbacks) or whose waker
+    /// counts (delays).
+    struct Live {
+        id: u64,
+        key: TimerKey,
+        wake: Option<Arc<AtomicUsize>>,
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 4 } else { 256 },
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Random sequences against a model: a `BTreeMap` ordered by (deadline, insertion),
+        /// with the keys of fired and removed timers replayed. A stale key must never cancel,
+        /// steal the waker of, or otherwise touch a live timer, across slot reuse and across
+        /// the shrink that replaces the vectors when a large heap empties.
+        #[test]
+        fn heap_matches_a_model_and_stale_keys_are_no_ops(
+            ops in proptest::collection::vec(op_strategy(), 1..120)
+        ) {
+            let base = Instant::now();
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let mut heap = TimerHeap::default();
+            let mut model: BTreeMap<(u64, u64), Live> = BTreeMap::new();
+            let mut stale: Vec<TimerKey> = Vec::new();
+            let mut next_id = 0_u64;
+            let (foreign_waker, foreign_wakes) = counting_waker();
+            let fire_and_check = |model: &mut BTreeMap<(u64, u64), Live>,
+                                  due: Vec<(u64, u64)>,
+                                  actions: Vec<TimerAction>,
+                                  stale: &mut Vec<TimerKey>|
+             -> Result<(), TestCaseError> {
+                prop_assert_eq!(actions.len(), due.len());
+                log.lock().unwrap().clear();
+                actions.into_iter().for_each(TimerAction::fire);
+                let mut expected_log = Vec::new();
+                for slot in due {
+                    let live = model.remove(&slot).unwrap();
+                    match live.wake {
+                        Some(count) => prop_assert_eq!(count.load(Ordering::SeqCst), 1),
+                        None => expected_log.push(live.id as u32),
+                    }
+                    stale.push(live.key);
+                }
+                prop_assert_eq!(&*log.lock().unwrap(), &expected_log);
+                Ok(())
+            };
+            for op in ops {
+                match op {
+                    Op::Insert { ms, count } => {
+                        for rank in 0..count as u64 {
+                            let deadline_ms = ms + rank % 7;
+                            let id = next_id;
+                            next_id += 1;
+                            let (action, wake) = if id % 2 == 0 {
+                                (recorder(&log, id as u32), None)
+                            } else {
+                                let (waker, count) = counting_waker();
+                                (TimerAction::Wake(waker), Some(count))
+                            };
+                            let (key, earliest) =
+                                heap.insert(base + Duration::from_millis(deadline_ms), action);
+                            let expected_earliest =
+                                model.keys().next().is_none_or(|&(first, _)| deadline_ms < first);
+                            prop_assert_eq!(earliest, expected_earliest);
+                            model.insert((deadline_ms, id), Live { id, key, wake });
+                        }
+                    }
+                    Op::Remove(n) if !model.is_empty() => {
+                        let slot = *model.keys().nth(n % model.len()).unwrap();
+                        let key = model[&slot].key;
+                        let action = heap.remove(key);
+                        prop_assert!(action.is_some());
+                        fire_and_check(&mut model, vec![slot], vec![action.unwrap()], &mut stale)?;
+                    }
+                    Op::Stale(n) if !stale.is_empty() => {
+                        let key = stale[n % stale.len()];
+                        prop_assert!(!heap.update_waker(key, &foreign_waker));
+                        prop_assert!(heap.remove(key).is_none());
+                    }
+                    Op::UpdateWaker(n) if !model.is_empty() => {
+                        let slot = *model.keys().nth(n % model.len()).unwrap();
+                        let live = model.get_mut(&slot).unwrap();
+                        if live.wake.is_some() {
+                            let (waker, count) = counting_waker();
+                            live.wake = Some(count);
+                            prop_assert!(heap.update_waker(live.key, &waker));
+                        } else {
+                            prop_assert!(heap.update_waker(live.key, &foreign_waker));
+                        }
+                    }
+                    Op::PopDue(ms) => {
+                        let due: Vec<(u64, u64)> =
+                            model.keys().copied().filter(|&(at, _)| at <= ms).collect();
+                        let mut actions = Vec::new();
+                        heap.pop_due(base + Duration::from_millis(ms), &mut actions);
+                        fire_and_check(&mut model, due, actions, &mut stale)?;
+                    }
+                    Op::PopAll => {
+                        let due: Vec<(u64, u64)> = model.keys().copied().collect();
+                        let mut actions = Vec::new();
+                        heap.pop_due(base + Duration::from_secs(3600), &mut actions);
+                        fire_and_check(&mut model, due, actions, &mut stale)?;
+                        prop_assert!(heap.entries.len() <= 64, "an empty heap keeps at most 64 slots");
+                    }
+                    Op::Remove(_) | Op::Stale(_) | Op::UpdateWaker(_) => {}
+                }
+                prop_assert_eq!(heap.len(), model.len());
+                prop_assert_eq!(
+                    heap.next_deadline(),
+                    model.keys().next().map(|&(ms, _)| base + Duration::from_millis(ms))
+                );
+                prop_assert_eq!(foreign_wakes.load(Ordering::SeqCst), 0);
+            }
+        }
     }
 }
