@@ -11,7 +11,8 @@
 //!    mention `corral_loom`), in release with debug assertions, `LOOM_MAX_PREEMPTIONS=2`, built
 //!    in `target/loom` so the changed `RUSTFLAGS` don't invalidate the normal build.
 //! 5. **miri**: `cargo +nightly miri test` (`--lib` and integration tests) of every crate whose
-//!    `src/` contains `unsafe`, and of the crates in [`MIRI_ALSO`], built in `target/miri`.
+//!    `src/` contains `unsafe`, and of the crates in [`MIRI_ALSO`], then the facade's
+//!    scope-function scenarios in [`MIRI_FACADE_TESTS`]; built in `target/miri`.
 //! 6. **asan**: the unit and integration tests (`--lib --tests`, no doc tests) of every crate
 //!    under `crates/`, built by nightly with `-Zsanitizer=address` for the host triple, given
 //!    as `--target` so build scripts and proc macros stay uninstrumented; in `target/asan`,
@@ -55,6 +56,25 @@ const MIRIFLAGS: &str = "-Zmiri-strict-provenance -Zmiri-symbolic-alignment-chec
 /// Crates Miri checks although their `src/` has no `unsafe`: their tests drive the unsafe task
 /// and queue code of the crates below them through real timers and dispatchers.
 const MIRI_ALSO: &[&str] = &["corral-dispatchers", "corral-scopes"];
+
+/// The facade's integration tests Miri runs: the scope functions (frames, `with_context`,
+/// `with_timeout`, supervisors, `run_blocking`, `with_cleanup`) on the real dispatchers, whose
+/// pinned frames and shields are where the unsafe code of corral-core meets user futures.
+/// About 5 s each under Miri; the others are left to the asan and tsan steps.
+const MIRI_FACADE_TESTS: &[&str] = &[
+    "scenario_scope",
+    "scenario_wctx",
+    "scenario_timeout",
+    "scenario_sup",
+    "scenario_rb",
+    "cleanup_on_cancel",
+];
+
+/// `MIRIFLAGS` added for [`MIRI_FACADE_TESTS`]: the shared runtime's worker and timer threads
+/// live as long as the process, and Miri rejects a program whose main thread returns while
+/// other threads still run unless leaks are ignored (which also turns its leak check off, so
+/// only these runs get it).
+const MIRIFLAGS_RUNTIME: &str = "-Zmiri-ignore-leaks";
 
 /// `RUSTFLAGS` of the asan build.
 const ASAN_RUSTFLAGS: &str = "-Zsanitizer=address";
@@ -530,6 +550,18 @@ fn miri() -> Result<Option<&'static str>, DynError> {
         let secs = start.elapsed().as_secs_f64();
         println!("miri: {} took {secs:.1} s", package.name);
     }
+    let start = Instant::now();
+    Cmd::new("cargo")
+        .env("MIRIFLAGS", format!("{MIRIFLAGS} {MIRIFLAGS_RUNTIME}"))
+        .env("CARGO_TARGET_DIR", &miri_target)
+        .args(["+nightly", "miri", "test", "-p", "corral"])
+        .args(MIRI_FACADE_TESTS.iter().flat_map(|test| ["--test", test]))
+        .run()?;
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "miri: corral {} took {secs:.1} s",
+        MIRI_FACADE_TESTS.join(" ")
+    );
     Ok(None)
 }
 
@@ -563,6 +595,24 @@ mod tests {
                     \"thread\"\n  ],\n  \"x\": [\"y\"]\n}";
         assert_eq!(supported_sanitizers(spec), ["address", "thread"]);
         assert!(supported_sanitizers("{\"arch\": \"wasm32\"}").is_empty());
+    }
+
+    #[test]
+    fn named_test_targets_exist() {
+        let facade = Package::find("corral").unwrap();
+        for test in MIRI_FACADE_TESTS {
+            assert!(
+                facade.dir.join(format!("tests/{test}.rs")).is_file(),
+                "{test}"
+            );
+        }
+        for (name, targets) in TSAN_RUNS {
+            let package = Package::find(name).unwrap();
+            for pair in targets.windows(2).filter(|pair| pair[0] == "--test") {
+                let file = package.dir.join(format!("tests/{}.rs", pair[1]));
+                assert!(file.is_file(), "{}", file.display());
+            }
+        }
     }
 
     #[test]
