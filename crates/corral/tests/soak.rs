@@ -324,11 +324,13 @@ async fn handler_panics(_scope: CoroutineScope, round: Round) {
         })
         .await;
         assert!(r.is_err_and(|e| e.is_timeout()), "the frame timed out");
-        // A plain job completed here, its handler panicking here.
+        // A plain job completed here, its handler panicking here. As in kotlinx (a plain
+        // `Job`'s `complete()` throws the handler's exception), the panic may come back to this
+        // caller, or be reported; either way the job completes once.
         let plain = Job::new_child(&s.job());
         let _ = plain.invoke_on_completion(|_| panic!("{INTENDED} plain job handler"));
         ledger.track_handler("plain job completed in place", &plain);
-        plain.complete();
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| plain.complete()));
         // Failures whose exception handler panics.
         let panicking =
             CoroutineExceptionHandler::new(|_, _| panic!("{INTENDED} exception handler"));
@@ -934,45 +936,46 @@ impl Ledger {
             .collect()
     }
 
-    /// Waits up to [`SETTLE_LIMIT`] for every probe to be right; otherwise says what is wrong,
-    /// counted per kind of job.
+    /// Waits up to [`SETTLE_LIMIT`] for every probe to be right; otherwise says what is wrong.
     fn settle(&self) -> Result<(), String> {
         let deadline = Instant::now() + SETTLE_LIMIT;
-        loop {
-            let wrong = self.wrong();
-            if wrong.is_empty() {
-                return Ok(());
-            }
+        while !self.wrong().is_empty() {
             if Instant::now() >= deadline {
-                let mut counts: Vec<(Seen, usize)> = Vec::new();
-                for probe in wrong {
-                    match counts.iter_mut().find(|(p, _)| *p == probe) {
-                        Some((_, n)) => *n += 1,
-                        None => counts.push((probe, 1)),
-                    }
-                }
-                let mut report = String::from("jobs not completed exactly once:");
-                for ((what, started, ended, completed), n) in counts {
-                    let _ = write!(
-                        report,
-                        "\n  {n} x {what}: body started {started}, ended {ended}, \
-                         completion handler ran {completed} times"
-                    );
-                }
-                return Err(report);
+                return Err(format!(
+                    "jobs not completed exactly once: {}",
+                    self.summary()
+                ));
             }
             thread::sleep(MS(10));
         }
+        Ok(())
     }
 
-    /// Counts for a failure message: how many jobs are tracked and how many are not right.
+    /// For a failure message: how many of the tracked jobs are not right, counted per kind
+    /// of job and what their probe saw.
     fn summary(&self) -> String {
         let total = self
             .probes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len();
-        format!("{} of {total} tracked jobs not done", self.wrong().len())
+        let wrong = self.wrong();
+        let mut summary = format!("{} of {total} tracked jobs not done", wrong.len());
+        let mut counts: Vec<(Seen, usize)> = Vec::new();
+        for probe in wrong {
+            match counts.iter_mut().find(|(p, _)| *p == probe) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((probe, 1)),
+            }
+        }
+        for ((what, started, ended, completed), n) in counts {
+            let _ = write!(
+                summary,
+                "\n  {n} x {what}: body started {started}, ended {ended}, \
+                 completion handler ran {completed} times"
+            );
+        }
+        summary
     }
 }
 
