@@ -5,8 +5,8 @@
 //! 1. **fmt**: `cargo fmt --all -- --check`.
 //! 2. **clippy**: `cargo clippy --workspace --all-targets -- -D warnings`.
 //! 3. **test**: `cargo test --workspace` (unit, integration and doc tests of every member,
-//!    including xtask's own tests, which run [tidy](crate::tidy)). `--long` sets
-//!    `CORRAL_STRESS_LONG=1`.
+//!    including xtask's own tests, which run [tidy](crate::tidy), and the facade's soak, about
+//!    20 s). `--long` sets `CORRAL_STRESS_LONG=1`: longer stress tests and soak.
 //! 4. **loom**: the loom models of each crate in [`LOOM_CRATES`] that has any (its sources
 //!    mention `corral_loom`), in release with debug assertions, `LOOM_MAX_PREEMPTIONS=2`, built
 //!    in `target/loom` so the changed `RUSTFLAGS` don't invalidate the normal build.
@@ -119,9 +119,9 @@ const TSAN_RUNS: &[(&str, &[&str])] = &[
 /// The variable the soak test reads its time budget from, in seconds.
 const SOAK_SECS_VAR: &str = "CORRAL_SOAK_SECS";
 
-/// The soak's budget under a sanitizer: a third of its default, since ASan makes the code
-/// about 2x and TSan 5-15x slower (the Unstable Book's sanitizer chapter), and a round there
-/// already covers every ingredient once.
+/// The soak's budget under a sanitizer, under a third of its default: ASan makes code about 2x
+/// and TSan 5-15x slower (the typical slowdowns in Clang's AddressSanitizer and
+/// ThreadSanitizer documentation), and every soak test runs at least one full round anyway.
 const SANITIZER_SOAK_SECS: &str = "6";
 
 /// The flags of `cargo xtask verify`.
@@ -586,6 +586,25 @@ mod tests {
         assert!(!Flags::default().leaves_out(Step::Fmt));
         assert!(Flags::parse(&["--only".to_owned(), "asan,lint".to_owned()]).is_err());
         assert!(Flags::parse(&["--only".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn sanitizer_steps_skip_without_support() {
+        assert_eq!(
+            sanitizer_missing(None, "asan", "address"),
+            Some("nightly not installed")
+        );
+        let nightly = Nightly {
+            host: "wasm32-unknown-unknown".to_owned(),
+            sysroot: PathBuf::new(),
+            sanitizers: vec!["address".to_owned()],
+        };
+        assert_eq!(
+            sanitizer_missing(Some(&nightly), "tsan", "thread"),
+            Some("unsupported host")
+        );
+        assert_eq!(sanitizer_missing(Some(&nightly), "asan", "address"), None);
+        assert!(!nightly.has_rust_src());
     }
 
     #[test]
