@@ -105,6 +105,18 @@ impl Cmd {
             .is_ok_and(|status| status.success())
     }
 
+    /// Runs the command without printing it, with stderr discarded, and returns its stdout if
+    /// it succeeded: for questions about the machine (which toolchain is installed), whose
+    /// failure is an answer rather than an error.
+    pub(crate) fn query(self) -> Option<String> {
+        let output = self.command().stderr(Stdio::null()).output().ok()?;
+        if output.status.success() {
+            String::from_utf8(output.stdout).ok()
+        } else {
+            None
+        }
+    }
+
     fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
         command

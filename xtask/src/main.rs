@@ -30,8 +30,10 @@ usage: cargo xtask <command> [flags]
 commands:
   demo      the guided tour: runs corral's examples in order, explaining each
   verify    every check CI runs, in order, stopping at the first failure:
-            fmt, clippy, package, msrv, test, loom, miri, bench smoke
-              --skip-loom, --skip-miri, --skip-bench   skip a step (local iteration only)
+            fmt, clippy, package, msrv, test, loom, miri, asan, tsan, bench smoke
+              --skip-loom, --skip-miri, --skip-asan,
+              --skip-tsan, --skip-bench                skip a step (local iteration only)
+              --only STEP[,STEP..]                     run only these steps (local iteration only)
               --long                                   run the test step with CORRAL_STRESS_LONG=1
   bench     runs the benchmark binary (corral-bench) and prints where its reports are
               --quick, --filter NAME, and any other flag are passed to the binary
