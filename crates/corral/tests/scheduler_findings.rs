@@ -208,16 +208,18 @@ fn say(lines: &Lines, line: &'static str) {
 }
 
 /// Finding 10: the order of overdue delays and newly queued tasks in the `run_blocking` loop,
-/// as kotlinx 1.0.1's `runBlocking` prints it for the same programs (run on the JVM): a delay
-/// that became due is moved into the queue before the loop takes its next task, so it runs
-/// after the tasks queued before that moment (even those queued after its deadline, while
-/// the loop was busy) and before the tasks queued later.
+/// as current kotlinx's `runBlocking` has it: a delay that became due is moved into the queue
+/// before the loop takes its next task *and* before any task is queued (`enqueue` moves the
+/// due delayed tasks first), so it runs before every task queued after its deadline, even one
+/// queued while the loop was busy, and after those queued before it. (kotlinx 1.0.1 only moved
+/// them when taking the next task, so in (a) it ran "new" and "root" first.)
 #[test]
 fn finding_10_overdue_delays_and_new_tasks_in_kotlinx_order() {
     const DUE: Duration = Duration::from_millis(10);
     const BUSY: Duration = Duration::from_millis(50);
     let lines = Lines::default();
-    // (a) The loop is busy past the deadline; a task queued meanwhile runs first.
+    // (a) The loop is busy past the deadline; the delay runs before a task launched after
+    // the deadline and before the root's own yield.
     let l = lines.clone();
     run_blocking(move |scope| async move {
         let d = l.clone();
@@ -258,9 +260,9 @@ fn finding_10_overdue_delays_and_new_tasks_in_kotlinx_order() {
     assert_eq!(
         *lines.lock().unwrap(),
         [
+            "a: delayed",
             "a: new",
             "a: root",
-            "a: delayed",
             "b: busy",
             "b: launcher",
             "b: delayed",

@@ -15,7 +15,10 @@
 //!
 //! Due timers fire first (their wakers queue their coroutines), then one runnable runs; when
 //! there is nothing to run the thread parks until the next deadline or a dispatch. That is
-//! kotlinx's `processNextEvent` order: due timers enter the queue before newly queued tasks.
+//! kotlinx's `processNextEvent` order. A dispatch onto the loop also fires the due timers
+//! before it queues its runnable (kotlinx's `enqueue`), so a task queued after a timer became
+//! due never runs before that timer's coroutine, even when both happen during one step (a
+//! busy coroutine that yields after its sibling's `delay` ran out: the sibling runs first).
 //!
 //! # Panics
 //!
@@ -278,6 +281,10 @@ impl Dispatch for LoopShared {
         if self.closed.load(Ordering::SeqCst) {
             return LoopShared::forward_to_default(runnable);
         }
+        // Timers that are due go first: their coroutines are queued ahead of this runnable, as
+        // kotlinx's `enqueue` moves due delayed tasks into the queue before the new task (an
+        // overdue `delay` runs before the `yield_now` or `launch` that follows its deadline).
+        self.timers.fire_due_now();
         self.queue.push(runnable);
         fence(Ordering::SeqCst);
         if self.closed.load(Ordering::SeqCst) {

@@ -22,6 +22,7 @@
 
 pub(crate) mod heap;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
@@ -30,6 +31,11 @@ use heap::{TimerAction, TimerHeap, TimerKey};
 /// A heap of timers and the thread that fires them.
 pub(crate) struct Timers {
     heap: Mutex<TimerHeap>,
+    /// Whether the heap holds a timer: written under the heap's lock after every change, read
+    /// without it by [`fire_due_now`](Self::fire_due_now), so a dispatch onto a loop with no
+    /// timers reads no clock and takes no lock. A stale `true` costs one look at the heap; a
+    /// stale `false` only delays the timer to the loop's next step, which fires it anyway.
+    pending: AtomicBool,
     /// The event loop thread that fires these timers; `None` for the shared timer thread (and
     /// for a loop's heap once the shared thread adopted it).
     firing_thread: Mutex<Option<std::thread::Thread>>,
@@ -39,6 +45,7 @@ impl Timers {
     pub(crate) fn new(firing_thread: Option<std::thread::Thread>) -> Arc<Timers> {
         Arc::new(Timers {
             heap: Mutex::new(TimerHeap::default()),
+            pending: AtomicBool::new(false),
             firing_thread: Mutex::new(firing_thread),
         })
     }
@@ -50,7 +57,12 @@ impl Timers {
 
     /// Registers a timer and tells its firing thread if it is the new earliest.
     pub(crate) fn insert(&self, deadline: Instant, action: TimerAction) -> TimerKey {
-        let (key, earliest) = self.heap().insert(deadline, action);
+        let (key, earliest) = {
+            let mut heap = self.heap();
+            let inserted = heap.insert(deadline, action);
+            self.pending.store(true, Ordering::Relaxed);
+            inserted
+        };
         if earliest {
             self.earliest_changed();
         }
@@ -59,7 +71,12 @@ impl Timers {
 
     /// Cancels a timer; `true` if it had not fired. The action is dropped outside the lock.
     pub(crate) fn cancel(&self, key: TimerKey) -> bool {
-        let removed = self.heap().remove(key);
+        let removed = {
+            let mut heap = self.heap();
+            let removed = heap.remove(key);
+            self.pending.store(heap.len() > 0, Ordering::Relaxed);
+            removed
+        };
         removed.is_some()
     }
 
@@ -73,10 +90,19 @@ impl Timers {
         let next = {
             let mut heap = self.heap();
             heap.pop_due(now, scratch);
+            self.pending.store(heap.len() > 0, Ordering::Relaxed);
             heap.next_deadline()
         };
         scratch.drain(..).for_each(TimerAction::fire);
         next
+    }
+
+    /// Fires the timers due now, if the heap holds any (kotlinx's `enqueueDelayedTasks` at the
+    /// start of every `enqueue`: a task queued after a timer became due runs after it).
+    pub(crate) fn fire_due_now(&self) {
+        if self.pending.load(Ordering::Relaxed) {
+            self.fire_due(Instant::now(), &mut Vec::new());
+        }
     }
 
     /// Live timers.
