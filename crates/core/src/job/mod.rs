@@ -7,11 +7,11 @@
 //! means when the job is cancelled, and who reports an unhandled failure.
 
 mod cause;
-pub(crate) mod state_machine;
-mod work;
 mod entries;
 mod join;
 mod standalone;
+pub(crate) mod state_machine;
+mod work;
 #[cfg(all(test, not(corral_loom)))]
 mod work_tests;
 
@@ -24,10 +24,10 @@ use crate::current::Shields;
 use crate::error::JobError;
 use crate::slab::SlabKey;
 
-pub use self::state_machine::JobState;
-use self::state_machine::{CompletionEntry, JobCore, JobKind};
 pub use self::join::Join;
 use self::standalone::{raise_handler_panics, StandaloneJob};
+pub use self::state_machine::JobState;
+use self::state_machine::{CompletionEntry, JobCore, JobKind};
 
 /// What a job node adds to the shared state machine.
 pub(crate) trait JobNode: Send + Sync + 'static {

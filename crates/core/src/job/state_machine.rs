@@ -472,7 +472,12 @@ impl JobCore {
 
     /// The rest of a cancellation once the children are cancelled (kotlinx `notifyCancelling`):
     /// the on-cancelling handlers in registration order, then the parent, then the body.
-    pub(super) fn notify_cancelling(&self, this: &Job, rest: NotifyCancelling, work: &mut WorkStack) {
+    pub(super) fn notify_cancelling(
+        &self,
+        this: &Job,
+        rest: NotifyCancelling,
+        work: &mut WorkStack,
+    ) {
         let NotifyCancelling {
             kept,
             cancelling_handlers,
@@ -609,9 +614,7 @@ impl JobCore {
     ) -> Result<SlabKey, (CompletionHandler, Option<JobError>)> {
         let mut inner = lock(&self.inner);
         match inner.state {
-            JobState::Cancelling => {
-                Err((handler, inner.causes.root_cause().cloned()))
-            }
+            JobState::Cancelling => Err((handler, inner.causes.root_cause().cloned())),
             JobState::Cancelled | JobState::Completed => Err((handler, inner.final_error.clone())),
             JobState::New | JobState::Active | JobState::Completing => Ok(inner
                 .completion
