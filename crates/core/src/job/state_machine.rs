@@ -1,7 +1,7 @@
 //! [`JobCore`]: the state machine every job shares, whether it belongs to a coroutine, to a
 //! scope function's frame, or is a plain completable `Job::new()`. The errors a cancelling job
-//! collects live in [`cause`](super::cause); the stack that carries work from job to job
-//! without recursion lives in [`work`](super::work).
+//! collects live in [`cause`]; the stack that carries work from job to job without recursion
+//! lives in [`work`](super::work).
 //!
 //! # States
 //!
@@ -13,9 +13,9 @@
 //! ```
 //!
 //! The public state is mirrored in an atomic byte ([`JobState`]) so `is_active` and friends
-//! never lock. Every transition happens under the job's spin lock
-//! ([`SpinLock`](crate::spin_lock::SpinLock)), which also guards the children, the completion
-//! entries (handlers and join wakers), the parent link and the collected errors.
+//! never lock. Every transition happens under the job's spin lock ([`SpinLock`]), which also
+//! guards the children, the completion entries (handlers and join wakers), the parent link and
+//! the collected errors.
 //!
 //! # Rules (kotlinx's; `docs/semantics.md`, and rules R1-R12 of `docs/conformance.md`)
 //!
@@ -172,7 +172,7 @@ struct JobInner {
     body_done: bool,
     /// The errors collected while cancelling (kotlinx `Finishing`).
     causes: Causes,
-    /// Whether the parent has been told about `failures[0]` (so it is told once).
+    /// Whether the parent has been told about the root failure (so it is told once).
     parent_notified: bool,
     /// Set once the final state is reached.
     final_error: Option<JobError>,
