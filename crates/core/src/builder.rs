@@ -26,7 +26,7 @@ use std::sync::Arc;
 use crate::context::Context;
 use crate::deferred::Deferred;
 use crate::job::attach;
-use crate::job::core::JobKind;
+use crate::job::state_machine::JobKind;
 use crate::job::Job;
 use crate::task::state::{ATOMIC_START, RUNNING};
 use crate::task::{AsyncBody, Body, LaunchBody, Task, TryLaunchBody};

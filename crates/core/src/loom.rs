@@ -2,12 +2,12 @@
 //! model-checked twins under `--cfg corral_loom`.
 //!
 //! Shared state in this crate always imports from here (`crate::loom::sync::...`), never from
-//! `std::sync` directly, so the loom models in `tests/loom_*.rs` check the shipped code.
+//! `std::sync` directly, so the loom models in `src/loom_tests/` check the shipped code.
 
 #[cfg(not(corral_loom))]
 pub(crate) mod sync {
     // Job state is guarded by a spin-then-yield lock, not `std::sync::Mutex`: see `spin_lock`.
-    pub(crate) use crate::spin_lock::{SpinLock as Mutex, SpinLockGuard as MutexGuard};
+    pub(crate) use crate::spin_lock::{SpinLock, SpinLockGuard};
 
     pub(crate) mod atomic {
         pub(crate) use std::sync::atomic::{
@@ -15,16 +15,18 @@ pub(crate) mod sync {
         };
     }
 
-    /// Locks `mutex`. The lock does not poison: core never panics while holding one of its
-    /// locks (user code runs outside them), so the data stays consistent.
-    pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-        mutex.lock()
+    /// Takes `spin_lock`. The lock does not poison: core never panics while holding one of
+    /// its locks (user code runs outside them), so the data stays consistent.
+    pub(crate) fn lock<T>(spin_lock: &SpinLock<T>) -> SpinLockGuard<'_, T> {
+        spin_lock.lock()
     }
 }
 
 #[cfg(corral_loom)]
 pub(crate) mod sync {
-    pub(crate) use loom::sync::{Mutex, MutexGuard};
+    // The job models explore the job protocol with loom's mutex in the spin lock's place;
+    // the spin lock has a model of its own (`loom_tests/loom_spin_lock.rs`).
+    pub(crate) use loom::sync::{Mutex as SpinLock, MutexGuard as SpinLockGuard};
 
     pub(crate) mod atomic {
         pub(crate) use loom::sync::atomic::{
@@ -32,9 +34,9 @@ pub(crate) mod sync {
         };
     }
 
-    /// Locks `mutex` (loom's mutex does not poison).
-    pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-        mutex.lock().unwrap()
+    /// Takes `spin_lock` (loom's mutex, which does not poison).
+    pub(crate) fn lock<T>(spin_lock: &SpinLock<T>) -> SpinLockGuard<'_, T> {
+        spin_lock.lock().unwrap()
     }
 }
 

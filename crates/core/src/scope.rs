@@ -47,7 +47,7 @@ use crate::current::{self, Frame, ShieldBases, ShieldGuard, ShieldKind, Shields}
 use crate::dispatcher::Dispatcher;
 use crate::error::{drop_panic_payload, JobError};
 use crate::handler;
-use crate::job::core::{BodyOutcome, JobCore, JobKind, JobState};
+use crate::job::state_machine::{BodyOutcome, JobCore, JobKind, JobState};
 use crate::job::{attach, Job, JobNode, Join};
 
 /// Whether a scope's children fail independently.

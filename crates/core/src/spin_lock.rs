@@ -9,9 +9,10 @@
 //! every unlock a `futex` wake, both syscalls: in `spawn_many_local` profiles (`perf record`
 //! on `corral-bench --filter spawn_many_local`) 12% of worker time was `lock_contended` and as
 //! much again kernel scheduling. Job locks are held only for a few field updates, never across
-//! user code, a waker or another job's lock (the lock discipline of `job/core.rs`), so a
-//! waiter is better off spinning until the holder is done. If the holder was preempted, the
-//! waiter yields its time slice after [`SPINS_BEFORE_YIELD`] checks instead of burning it.
+//! user code or a waker, and across another job's lock only to attach a child nobody else can
+//! reach yet (the lock discipline of `job/state_machine.rs`), so a waiter is better off
+//! spinning until the holder is done. If the holder was preempted, the waiter yields its time
+//! slice after [`SPINS_BEFORE_YIELD`] checks instead of burning it.
 //! Unlocking is a plain release store, where the std mutex needs a swap to look for sleepers.
 //!
 //! # Invariants

@@ -6,7 +6,7 @@
 //! or left (a spent `invoke_on_cancelling` handle disposed later, a woken `join`) is a no-op
 //! and never touches the entry that reused its slot; their stamps give the registration order.
 
-use crate::job::core::CompletionEntry;
+use crate::job::state_machine::CompletionEntry;
 use crate::slab::{InlineSlab, SlabKey};
 
 /// See the module docs.
@@ -62,7 +62,7 @@ mod tests {
     use std::task::Waker;
 
     use super::Entries;
-    use crate::job::core::CompletionEntry;
+    use crate::job::state_machine::CompletionEntry;
 
     fn waker() -> CompletionEntry {
         CompletionEntry::Waker(Waker::noop().clone())

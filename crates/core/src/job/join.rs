@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::current;
-use crate::job::core::CompletionEntry;
+use crate::job::state_machine::CompletionEntry;
 use crate::job::Job;
 use crate::slab::SlabKey;
 

@@ -3,13 +3,15 @@
 //! A [`Job`] is a handle (cheap to clone, compared by identity, never cancelling when dropped)
 //! to a node that is either a coroutine's task, a scope function's frame, or a plain job made
 //! by [`Job::new`] / [`SupervisorJob`]. All of them share the state machine of
-//! [`core::JobCore`]; what differs is behind the [`JobNode`] trait: what "stopping the body"
+//! [`state_machine::JobCore`]; what differs is behind the [`JobNode`] trait: what "stopping the body"
 //! means when the job is cancelled, and who reports an unhandled failure.
 
-pub(crate) mod core;
+mod cause;
 mod entries;
 mod join;
 mod standalone;
+pub(crate) mod state_machine;
+mod work;
 #[cfg(all(test, not(corral_loom)))]
 mod work_tests;
 
@@ -22,10 +24,10 @@ use crate::current::Shields;
 use crate::error::JobError;
 use crate::slab::SlabKey;
 
-pub use self::core::JobState;
-use self::core::{CompletionEntry, JobCore, JobKind};
 pub use self::join::Join;
 use self::standalone::{raise_handler_panics, StandaloneJob};
+pub use self::state_machine::JobState;
+use self::state_machine::{CompletionEntry, JobCore, JobKind};
 
 /// What a job node adds to the shared state machine.
 pub(crate) trait JobNode: Send + Sync + 'static {
@@ -378,7 +380,7 @@ impl SupervisorJob {
 /// Attaches `child` (a freshly created, not yet published job) to `parent`, cancelling it if
 /// the parent is cancelling or complete.
 pub(crate) fn attach(child: &Job, parent: &Job) {
-    use self::core::Attach;
+    use self::state_machine::Attach;
     match parent.core().attach_child(parent, child) {
         Attach::Attached => {}
         Attach::AttachedCancelled(cause) | Attach::Refused(cause) => child.cancel_by_runtime(cause),

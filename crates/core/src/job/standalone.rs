@@ -37,7 +37,7 @@ use std::sync::Arc;
 use crate::context::Context;
 use crate::error::{drop_panic_payload, JobError};
 use crate::handler;
-use crate::job::core::{JobCore, JobKind, JobState};
+use crate::job::state_machine::{JobCore, JobKind, JobState};
 use crate::job::{attach, Job, JobNode};
 
 type Payload = Box<dyn Any + Send>;

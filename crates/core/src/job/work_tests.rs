@@ -1,7 +1,7 @@
-//! The order of the job machinery's work stack ([`super::core`], "No recursion"): it must be
-//! the order of the recursive calls it replaced (kotlinx `notifyCancelling`: children first,
-//! then the on-cancelling handlers, then the parent; completion entries, then the parent), and
-//! one panicking handler must not leave the rest of a cancellation undone.
+//! The order of the job machinery's work stack ([`super::work`]): it must be the order of the
+//! recursive calls it replaced (kotlinx `notifyCancelling`: children first, then the
+//! on-cancelling handlers, then the parent; completion entries, then the parent), and one
+//! panicking handler must not leave the rest of a cancellation undone.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,4 @@
-//! Loom models of the job tree ([`crate::job::core`]): attaching a child racing the parent's
+//! Loom models of the job tree ([`crate::job::state_machine`]): attaching a child racing the parent's
 //! cancellation, a joiner racing completion, and a child completing racing the parent's
 //! completion (finalization happens exactly once, after the last child).
 
@@ -7,7 +7,7 @@ use std::task::{Wake, Waker};
 
 use loom::thread;
 
-use crate::job::core::CompletionEntry;
+use crate::job::state_machine::CompletionEntry;
 use crate::job::Job;
 
 struct Flag(AtomicBool);

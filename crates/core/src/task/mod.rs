@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! Arc<Task<B>> ─┬─ header:  TaskState (atomic word), shield counters
-//!               ├─ job:     JobCore (state byte + mutex-guarded tree data)
+//!               ├─ job:     JobCore (state byte + spin-lock-guarded tree data)
 //!               ├─ context: dispatcher, name, exception handler
 //!               ├─ stage:   Init(closure) | Running(future) | Done      (guarded by RUNNING)
 //!               └─ output:  Option<T>                                     (written once, taken once)
@@ -60,7 +60,7 @@ use crate::current::{self, Frame, ShieldBases, Shields, YieldRequest};
 use crate::dispatcher::{Dispatch, Dispatcher};
 use crate::error::{report_uncaught_panic, DispatchError, JobError};
 use crate::handler;
-use crate::job::core::{BodyOutcome, JobCore, JobKind, JobState};
+use crate::job::state_machine::{BodyOutcome, JobCore, JobKind, JobState};
 use crate::job::{Job, JobNode};
 use crate::loom::cell::UnsafeCell;
 use crate::runnable::{RunTask, Runnable};
@@ -534,7 +534,7 @@ mod tests {
     use crate::builder::{async_, launch, CoroutineStart};
     use crate::context::{Context, CoroutineExceptionHandler};
     use crate::current;
-    use crate::job::core::BodyOutcome;
+    use crate::job::state_machine::BodyOutcome;
 
     /// Records where it was polled and where it was dropped; pending until dropped.
     struct AddressCheck {

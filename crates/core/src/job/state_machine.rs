@@ -1,5 +1,7 @@
 //! [`JobCore`]: the state machine every job shares, whether it belongs to a coroutine, to a
-//! scope function's frame, or is a plain completable `Job::new()`.
+//! scope function's frame, or is a plain completable `Job::new()`. The errors a cancelling job
+//! collects live in [`cause`]; the stack that carries work from job to job without recursion
+//! lives in [`work`](super::work).
 //!
 //! # States
 //!
@@ -11,65 +13,59 @@
 //! ```
 //!
 //! The public state is mirrored in an atomic byte ([`JobState`]) so `is_active` and friends
-//! never lock. Every transition happens under the job's mutex, which also guards the children,
-//! the completion entries (handlers and join wakers), the parent link and the collected errors.
+//! never lock. Every transition happens under the job's spin lock ([`SpinLock`]), which also
+//! guards the children, the completion entries (handlers and join wakers), the parent link and
+//! the collected errors.
 //!
-//! # Rules (kotlinx's, see SEMANTICS.md and the conformance file's section 18)
+//! # Rules (kotlinx's; `docs/semantics.md`, and rules R1-R12 of `docs/conformance.md`)
 //!
 //! 1. A job reaches a final state only when its body is done **and** it has no children left.
 //!    Exactly one caller observes that condition becoming true under the lock
 //!    ([`JobCore::take_finalization`]), so finalization runs once.
-//! 2. Cancellation flows down always: cancelling a job cancels its children (after the lock is
-//!    released, never holding two job locks at once).
+//! 2. Cancellation flows down always: cancelling a job cancels its children, each after the
+//!    job's lock is released, so a cancellation holds one job lock at a time.
 //! 3. A failure (not a cancellation) flows up (kotlinx `childCancelled`): the parent handles
 //!    it (coroutines and scopes do; supervisors do not; plain jobs do if an ancestor does) and
 //!    cancels itself with it if it is not a supervisor.
 //! 4. The final error is the first failure collected, or else the first cancellation; other
 //!    distinct failures become its `suppressed` list. Cancellations are never suppressed.
 //! 5. A failure the parent does not handle is reported by the job itself
-//!    ([`JobNode::report_unhandled`]) after it reached its final state and before its
-//!    completion entries run.
+//!    ([`JobNode::report_unhandled`](crate::job::JobNode::report_unhandled)) after it reached
+//!    its final state and before its completion entries run.
 //! 6. Completion entries (handlers and join wakers) run in registration order, synchronously
 //!    on the thread that finalizes; then the parent learns that the child is gone.
 //!
 //! # Lock discipline
 //!
-//! No method calls into another job, into a waker, or into user code while holding `inner`.
-//! Work decided under the lock is carried out after it is released.
+//! No method calls into a waker or into user code while holding `inner`, and no method waits
+//! for another job's lock while holding it, with one exception: [`JobCore::attach_child`]
+//! holds the parent's lock while it takes the lock of the child it attaches. That cannot
+//! deadlock: the child is being created, so no other thread can reach it yet and nobody holds
+//! or waits for its lock; and locks only ever nest parent then child, never the other way.
 //!
-//! # No recursion
-//!
-//! Trees can be 100 000 levels deep, so no call nests once per level. A job's work that
-//! involves another job (cancel a child, cancel the parent with a failure, tell the parent
-//! that a child is gone) is never a nested call into that job:
-//!
-//! * the parent to tell next is *returned* ([`JobCore::run_finalization`]), and
-//!   [`complete_ancestors`] walks up the chain in a loop;
-//! * everything else goes onto a [`WorkStack`] owned by the outermost call (`cancel`,
-//!   `body_completed`), which runs it before returning. Last pushed runs first, and what a
-//!   step must do after another job's work is pushed *before* that work, so the order is
-//!   the one the recursive calls had (rules 2, 3 and 6 and kotlinx `notifyCancelling`).
-//!
-//! A completing leaf with a live parent pushes nothing, so the stack never allocates then.
-//! User code that calls back into a job (a handler cancelling another tree) starts a call of
-//! its own, with its own stack: the nesting follows the user's calls, not the tree.
+//! Work decided under the lock is carried out after it is released: a cancellation is planned
+//! by [`JobCore::take_cancellation`] and carried out by [`JobCore::run_cancellation`], a
+//! finalization is planned by [`JobCore::take_finalization`] and carried out by
+//! [`JobCore::run_finalization`]. Work that reaches another job goes through the work stack
+//! ([`work`](super::work)), so no call nests once per level of the tree.
 
-use std::any::Any;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
 use std::sync::atomic::Ordering as StdOrdering;
 use std::task::Waker;
 
-use crate::error::{drop_panic_payload, JobError};
+use crate::error::JobError;
 use crate::handler;
+use crate::job::cause::{self, Causes};
 use crate::job::entries::Entries;
+use crate::job::work::{complete_ancestors, Work, WorkStack};
 use crate::job::Job;
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
-use crate::loom::sync::{lock, Mutex};
+use crate::loom::sync::{lock, SpinLock};
 use crate::slab::{InlineSlab, SlabKey};
 
-/// The public state of a job (the table of SEMANTICS.md).
+/// The public state of a job (the state table of `docs/semantics.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum JobState {
@@ -159,7 +155,7 @@ pub(crate) struct JobCore {
     /// read anywhere (Acquire, pairs with those stores so a reader that sees a final state also
     /// sees the final error and the output stored before it).
     state: AtomicU8,
-    inner: Mutex<JobInner>,
+    inner: SpinLock<JobInner>,
 }
 
 struct JobInner {
@@ -174,42 +170,12 @@ struct JobInner {
     /// Completion entries in registration order.
     completion: Entries,
     body_done: bool,
-    /// First cancellation seen (used only if no failure arrives).
-    first_cancellation: Option<JobError>,
-    /// Failures in arrival order: the first is the root cause, the rest are suppressed.
-    failures: Failures,
-    /// Whether the parent has been told about `failures[0]` (so it is told once).
+    /// The errors collected while cancelling (kotlinx `Finishing`).
+    causes: Causes,
+    /// Whether the parent has been told about the root failure (so it is told once).
     parent_notified: bool,
     /// Set once the final state is reached.
     final_error: Option<JobError>,
-}
-
-/// A job's failures in arrival order. Boxed: most jobs never fail, and the empty list is one
-/// null pointer in every coroutine instead of a 24-byte vector.
-#[derive(Default)]
-#[allow(clippy::box_collection)] // deliberate: 8 bytes per job instead of 24, see above
-struct Failures(Option<Box<Vec<JobError>>>);
-
-impl Failures {
-    fn first(&self) -> Option<&JobError> {
-        self.0.as_ref().and_then(|failures| failures.first())
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &JobError> {
-        self.0.iter().flat_map(|failures| failures.iter())
-    }
-
-    fn push(&mut self, error: JobError) {
-        self.0.get_or_insert_with(Default::default).push(error);
-    }
-
-    fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, |failures| failures.len())
-    }
-
-    fn take_all(&mut self) -> Vec<JobError> {
-        self.0.take().map(|failures| *failures).unwrap_or_default()
-    }
 }
 
 /// A user completion handler: called once with the final error (`None` after a normal end).
@@ -266,15 +232,14 @@ impl JobCore {
             id: NEXT_JOB_ID.fetch_add(1, StdOrdering::Relaxed),
             kind,
             state: AtomicU8::new(initial as u8),
-            inner: Mutex::new(JobInner {
+            inner: SpinLock::new(JobInner {
                 state: initial,
                 parent: None,
                 key_in_parent: SlabKey::UNUSED,
                 children: InlineSlab::new(),
                 completion: Entries::new(),
                 body_done: false,
-                first_cancellation: None,
-                failures: Failures::default(),
+                causes: Causes::default(),
                 parent_notified: false,
                 final_error: None,
             }),
@@ -306,42 +271,16 @@ impl JobCore {
         lock(&self.inner).final_error.clone()
     }
 
-    /// The error a child should be cancelled with when this job is cancelling: the
-    /// cancellation itself, or a cancellation caused by the failure (kotlinx
-    /// `getChildJobCancellationCause`).
-    fn child_cancellation_cause(inner: &JobInner) -> JobError {
-        match inner.failures.first() {
-            Some(failure) => JobError::cancelled_by("Parent job is cancelling", failure.clone()),
-            None => inner
-                .first_cancellation
-                .clone()
-                .unwrap_or_else(|| JobError::cancelled("Parent job is cancelling")),
-        }
-    }
-
     /// The current cancellation cause (for `ensure_active` and `current error` queries): the
     /// root failure wrapped in a cancellation, or the first cancellation. `None` when not
     /// cancelled. A normally completed job reports a plain cancellation ("Job has completed").
     pub(crate) fn cancellation_cause(&self) -> Option<JobError> {
         let inner = lock(&self.inner);
         match inner.state {
-            // Final: `take_finalization` moved the failures into `final_error`, so the cause is
-            // read from there (kotlinx `getCancellationException` of a completed-exceptionally
-            // job: the failure wrapped in a cancellation; JOB-11 (c)).
-            JobState::Cancelled => Some(match &inner.final_error {
-                Some(error) if error.is_failure() => {
-                    JobError::cancelled_by("Job was cancelled", error.clone())
-                }
-                Some(error) => error.clone(),
-                None => JobError::cancelled("Job was cancelled"),
-            }),
-            JobState::Cancelling => Some(match inner.failures.first() {
-                Some(failure) => JobError::cancelled_by("Job is cancelling", failure.clone()),
-                None => inner
-                    .first_cancellation
-                    .clone()
-                    .unwrap_or_else(|| JobError::cancelled("Job was cancelled")),
-            }),
+            // Final: `take_finalization` moved the causes into `final_error`, so the cause is
+            // read from there.
+            JobState::Cancelled => Some(cause::cancelled_cause(inner.final_error.as_ref())),
+            JobState::Cancelling => Some(inner.causes.cancelling_cause()),
             JobState::Completed => Some(JobError::cancelled("Job has completed")),
             _ => None,
         }
@@ -353,29 +292,9 @@ impl JobCore {
     pub(crate) fn root_failure(&self) -> Option<JobError> {
         let inner = lock(&self.inner);
         match inner.state {
-            JobState::Cancelling => inner.failures.first().cloned(),
+            JobState::Cancelling => inner.causes.root_failure().cloned(),
             JobState::Cancelled => inner.final_error.clone().filter(JobError::is_failure),
             _ => None,
-        }
-    }
-
-    /// Records an error while cancelling. Returns `true` if it is the first failure.
-    ///
-    /// Takes the error by value: a parent cancelling 100 000 children hands each the same
-    /// cancellation, and every clone or drop of it is an atomic operation on one cache line
-    /// that all workers finalizing children share.
-    fn record(inner: &mut JobInner, error: JobError) -> bool {
-        if error.is_failure() {
-            if inner.failures.iter().any(|f| f.same_as(&error)) {
-                return false;
-            }
-            inner.failures.push(error);
-            inner.failures.len() == 1
-        } else {
-            if inner.first_cancellation.is_none() {
-                inner.first_cancellation = Some(error);
-            }
-            false
         }
     }
 
@@ -408,15 +327,9 @@ impl JobCore {
         let mut inner = lock(&self.inner);
         let cancel_with = match inner.state {
             JobState::Completed | JobState::Cancelled => {
-                return Attach::Refused(
-                    inner
-                        .final_error
-                        .as_ref()
-                        .map(|e| JobError::cancelled_by("Parent job is completed", e.clone()))
-                        .unwrap_or_else(|| JobError::cancelled("Parent job is completed")),
-                )
+                return Attach::Refused(cause::refused_child_cause(inner.final_error.as_ref()))
             }
-            JobState::Cancelling => Some(Self::child_cancellation_cause(&inner)),
+            JobState::Cancelling => Some(inner.causes.child_cancellation_cause()),
             _ => None,
         };
         let key = inner.children.insert(child.clone());
@@ -455,35 +368,46 @@ impl JobCore {
         work.drain();
     }
 
-    /// One job's part of a cancellation: the transition under the lock, then (kotlinx
-    /// `notifyCancelling`) its children, and the rest in [`notify_cancelling`](Self::notify_cancelling).
-    /// With children, both are left on `work`, the children on top.
-    fn cancel_step(&self, this: &Job, error: JobError, work: &mut WorkStack) {
+    /// One job's part of a cancellation: decided under the lock
+    /// ([`take_cancellation`](Self::take_cancellation)), carried out after it
+    /// ([`run_cancellation`](Self::run_cancellation)).
+    pub(super) fn cancel_step(&self, this: &Job, error: JobError, work: &mut WorkStack) {
         let mut inner = lock(&self.inner);
+        let cancellation = self.take_cancellation(&mut inner, error);
+        drop(inner);
+        if let Some(cancellation) = cancellation {
+            self.run_cancellation(this, cancellation, work);
+        }
+    }
+
+    /// Decides, under the lock, what cancelling with `error` does (kotlinx
+    /// `tryMakeCancelling`): records the error, moves the job to Cancelling if it was not yet,
+    /// and takes out what must happen once the lock is released. `None` if the job is final.
+    fn take_cancellation(&self, inner: &mut JobInner, error: JobError) -> Option<Cancellation> {
         let first_failure;
         let children: Vec<Job>;
         let mut body_to_drop = false;
         let started_cancelling;
         // The error is needed after the lock only by on-cancelling handlers and for telling
-        // the parent about a failure; otherwise it moves into the job (see `record`).
+        // the parent about a failure; otherwise it moves into the job (see `Causes::record`).
         let needs_error = |inner: &JobInner, started: bool| {
             error.is_failure() || (started && inner.completion.has_cancelling_handlers())
         };
         let kept;
         match inner.state {
-            JobState::Completed | JobState::Cancelled => return,
+            JobState::Completed | JobState::Cancelled => return None,
             JobState::Cancelling => {
                 started_cancelling = false;
-                kept = needs_error(&inner, false).then(|| error.clone());
-                first_failure = Self::record(&mut inner, error);
+                kept = needs_error(inner, false).then(|| error.clone());
+                first_failure = inner.causes.record(error);
                 children = Vec::new();
             }
             JobState::New | JobState::Active | JobState::Completing => {
                 started_cancelling = true;
                 let was_new = inner.state == JobState::New;
-                kept = needs_error(&inner, true).then(|| error.clone());
-                first_failure = Self::record(&mut inner, error);
-                self.set_state(&mut inner, JobState::Cancelling);
+                kept = needs_error(inner, true).then(|| error.clone());
+                first_failure = inner.causes.record(error);
+                self.set_state(inner, JobState::Cancelling);
                 if was_new {
                     // A lazy coroutine cancelled before it started: its body never runs.
                     inner.body_done = true;
@@ -492,10 +416,10 @@ impl JobCore {
                 children = inner.children.iter().cloned().collect();
             }
         }
-        let cause_for_children = if children.is_empty() {
+        let children = if children.is_empty() {
             None
         } else {
-            Some(Self::child_cancellation_cause(&inner))
+            Some((children, inner.causes.child_cancellation_cause()))
         };
         let notify_parent = first_failure && !inner.parent_notified && !self.kind.is_scoped();
         if notify_parent {
@@ -507,7 +431,7 @@ impl JobCore {
             None
         };
         // The job starts cancelling now: its on-cancelling handlers leave the completion entries
-        // (so finalization does not run them again) and run below with the cause.
+        // (so finalization does not run them again) and run after the lock with the cause.
         let cancelling_handlers = if started_cancelling {
             inner
                 .completion
@@ -516,21 +440,29 @@ impl JobCore {
             Vec::new()
         };
         // A finalization needs the body done, so it never comes with a body to stop.
-        let end = match self.take_finalization(&mut inner) {
+        let end = match self.take_finalization(inner) {
             Some(finalization) => End::Finalize(finalization),
             None if body_to_drop => End::StopBody,
             None => End::Later,
         };
-        drop(inner);
+        Some(Cancellation {
+            children,
+            rest: NotifyCancelling {
+                kept,
+                cancelling_handlers,
+                parent,
+                end,
+            },
+        })
+    }
 
-        let rest = NotifyCancelling {
-            kept,
-            cancelling_handlers,
-            parent,
-            end,
-        };
-        match cause_for_children {
-            Some(cause) => {
+    /// Carries out a [`Cancellation`] outside the lock (kotlinx `notifyCancelling`): the
+    /// children first, then the rest in [`notify_cancelling`](Self::notify_cancelling). With
+    /// children, both are left on `work`, the children on top.
+    fn run_cancellation(&self, this: &Job, cancellation: Cancellation, work: &mut WorkStack) {
+        let Cancellation { children, rest } = cancellation;
+        match children {
+            Some((children, cause)) => {
                 work.push(Work::Notify(this.clone(), rest));
                 work.push(Work::CancelChildren(children.into_iter(), cause));
             }
@@ -540,7 +472,12 @@ impl JobCore {
 
     /// The rest of a cancellation once the children are cancelled (kotlinx `notifyCancelling`):
     /// the on-cancelling handlers in registration order, then the parent, then the body.
-    fn notify_cancelling(&self, this: &Job, rest: NotifyCancelling, work: &mut WorkStack) {
+    pub(super) fn notify_cancelling(
+        &self,
+        this: &Job,
+        rest: NotifyCancelling,
+        work: &mut WorkStack,
+    ) {
         let NotifyCancelling {
             kept,
             cancelling_handlers,
@@ -578,7 +515,7 @@ impl JobCore {
     }
 
     /// The last part of a cancellation: stops the body, or finalizes the job.
-    fn end_cancelling(&self, this: &Job, end: End, work: &mut WorkStack) {
+    pub(super) fn end_cancelling(&self, this: &Job, end: End, work: &mut WorkStack) {
         let next = match end {
             End::Later => None,
             End::StopBody if this.node_arc().on_cancelling(this) => self.finish_body(this, work),
@@ -643,7 +580,7 @@ impl JobCore {
 
     /// A child reached its final state; forget it. Returns the parent to tell next if that
     /// made this job final (see [`run_finalization`](Self::run_finalization)).
-    fn child_completed(
+    pub(super) fn child_completed(
         &self,
         this: &Job,
         key: SlabKey,
@@ -677,14 +614,7 @@ impl JobCore {
     ) -> Result<SlabKey, (CompletionHandler, Option<JobError>)> {
         let mut inner = lock(&self.inner);
         match inner.state {
-            JobState::Cancelling => {
-                let cause = inner
-                    .failures
-                    .first()
-                    .or(inner.first_cancellation.as_ref())
-                    .cloned();
-                Err((handler, cause))
-            }
+            JobState::Cancelling => Err((handler, inner.causes.root_cause().cloned())),
             JobState::Cancelled | JobState::Completed => Err((handler, inner.final_error.clone())),
             JobState::New | JobState::Active | JobState::Completing => Ok(inner
                 .completion
@@ -722,18 +652,8 @@ impl JobCore {
             return None;
         }
         let (state, final_error, suppressed) = if inner.state == JobState::Cancelling {
-            let mut failures = inner.failures.take_all();
-            if failures.is_empty() {
-                // Moved, not cloned (see `record`): once final, readers use `final_error`.
-                let error = inner
-                    .first_cancellation
-                    .take()
-                    .unwrap_or_else(|| JobError::cancelled("Job was cancelled"));
-                (JobState::Cancelled, Some(error), Vec::new())
-            } else {
-                let root = failures.remove(0);
-                (JobState::Cancelled, Some(root), failures)
-            }
+            let (error, suppressed) = inner.causes.take_final();
+            (JobState::Cancelled, Some(error), suppressed)
         } else {
             (JobState::Completed, None, Vec::new())
         };
@@ -802,7 +722,7 @@ impl JobCore {
 
     /// The end of [`run_finalization`](Self::run_finalization), once the parent handled (or
     /// did not handle) a failure: report it if unhandled, run the completion entries.
-    fn finish_finalization(
+    pub(super) fn finish_finalization(
         &self,
         this: &Job,
         finalization: Finalization,
@@ -843,17 +763,19 @@ impl JobCore {
     }
 }
 
-/// Tells parents, one after the other, that a child reached its final state; each may become
-/// final in turn and hand over its own parent (rule 6, as a loop rather than a recursion).
-fn complete_ancestors(mut next: Option<(Job, SlabKey)>, work: &mut WorkStack) {
-    while let Some((parent, key)) = next {
-        next = parent.core().child_completed(&parent, key, work);
-    }
+/// The work to do after a job's cancellation was decided; produced under the lock by
+/// [`JobCore::take_cancellation`] and carried out by [`JobCore::run_cancellation`].
+struct Cancellation {
+    /// The children to cancel, in order, with the cause they are cancelled with; `None` when
+    /// there are none.
+    children: Option<(Vec<Job>, JobError)>,
+    /// What follows once the children are cancelled.
+    rest: NotifyCancelling,
 }
 
 /// The part of a cancellation that runs after the children are cancelled; see
 /// [`JobCore::notify_cancelling`].
-struct NotifyCancelling {
+pub(super) struct NotifyCancelling {
     /// The error, when the on-cancelling handlers or the parent need it.
     kept: Option<JobError>,
     cancelling_handlers: Vec<CompletionEntry>,
@@ -863,108 +785,13 @@ struct NotifyCancelling {
 }
 
 /// How a cancelled job goes on towards its final state.
-enum End {
+pub(super) enum End {
     /// Nothing to do now: its body or its last child finalizes it later.
     Later,
     /// The body is still running: stop it ([`JobNode::on_cancelling`](crate::job::JobNode::on_cancelling)).
     StopBody,
     /// The job became final under the lock.
     Finalize(Finalization),
-}
-
-/// A step of the job machinery left for later by [`JobCore`] methods; see the module docs
-/// ("No recursion").
-enum Work {
-    /// Cancel this job (a child of a cancelling job, or a parent told about a failure).
-    Cancel(Job, JobError),
-    /// The children of a cancelling job not cancelled yet, in order, with their cause.
-    CancelChildren(std::vec::IntoIter<Job>, JobError),
-    /// The rest of a job's cancellation after its children.
-    Notify(Job, NotifyCancelling),
-    /// The end of a job's cancellation after its parent was told about the failure.
-    End(Job, End),
-    /// The rest of a finalization after the parent was cancelled by the failure (and
-    /// whether the parent handles it).
-    Finish(Job, Finalization, bool),
-    /// Completion or on-cancelling handlers of this job panicked.
-    Panicked(Job, Vec<Box<dyn Any + Send>>),
-}
-
-impl Work {
-    fn run(self, work: &mut WorkStack) {
-        match self {
-            Work::Cancel(job, error) => job.core().cancel_step(&job, error, work),
-            Work::CancelChildren(children, cause) => cancel_children(children, cause, work),
-            Work::Notify(job, rest) => job.core().notify_cancelling(&job, rest, work),
-            Work::End(job, end) => job.core().end_cancelling(&job, end, work),
-            Work::Finish(job, finalization, handled) => {
-                let next = job
-                    .core()
-                    .finish_finalization(&job, finalization, handled, work);
-                complete_ancestors(next, work);
-            }
-            Work::Panicked(job, panics) => job.node().completion_handlers_panicked(panics),
-        }
-    }
-}
-
-/// Cancels `children` in order with `cause`. A child whose cancellation left work (its own
-/// children, its parent to tell) gets it done before its next sibling: the siblings left go
-/// under that work. Leaf children are cancelled without touching the stack.
-fn cancel_children(mut children: std::vec::IntoIter<Job>, cause: JobError, work: &mut WorkStack) {
-    while let Some(child) = children.next() {
-        if children.len() == 0 {
-            // The last child takes the cause itself (one clone less, see `record`).
-            child.core().cancel_step(&child, cause, work);
-            return;
-        }
-        let height = work.items.len();
-        child.core().cancel_step(&child, cause.clone(), work);
-        if work.items.len() > height {
-            // At most a few items sit above `height`: the child's own pushes.
-            work.items
-                .insert(height, Work::CancelChildren(children, cause));
-            return;
-        }
-    }
-}
-
-/// The work left by the steps of one outer call (`cancel`, `body_completed`), run by that
-/// call before it returns: last pushed first, so an item pushed before a step runs after all
-/// the work that step left, in the order of the recursive calls it replaces. Its memory is
-/// the caller's: nothing is allocated until a step leaves work (a leaf completing with a live
-/// parent leaves none).
-struct WorkStack {
-    items: Vec<Work>,
-}
-
-impl WorkStack {
-    fn new() -> WorkStack {
-        WorkStack { items: Vec::new() }
-    }
-
-    fn push(&mut self, item: Work) {
-        self.items.push(item);
-    }
-
-    /// Runs the work until none is left. User code inside a step (handlers, wakers, dispatch)
-    /// is contained where it runs, so no step is expected to panic; should one, it does not
-    /// stop the rest, which the tree needs to end: the first panic is re-raised at the end,
-    /// as the trampoline does.
-    fn drain(mut self) {
-        let mut first_panic = None;
-        while let Some(item) = self.items.pop() {
-            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| item.run(&mut self))) {
-                match first_panic {
-                    None => first_panic = Some(payload),
-                    Some(_) => drop_panic_payload(payload),
-                }
-            }
-        }
-        if let Some(payload) = first_panic {
-            panic::resume_unwind(payload);
-        }
-    }
 }
 
 impl fmt::Debug for JobCore {
