@@ -28,11 +28,11 @@ use corral_core::{Dispatch, DispatchError, Dispatcher, RunTask, Runnable, TaskMo
 use crossbeam_queue::SegQueue;
 
 /// Runnables a loop runs before re-dispatching itself (kotlinx's `LimitedDispatcher` batch, 16).
-pub const BATCH: usize = 16;
+pub(crate) const BATCH: usize = 16;
 
 /// Panics unless `parallelism` is at least 1, naming `dispatcher` (Kotlin's
 /// `checkParallelism`, with the call in the message).
-pub fn check_parallelism(dispatcher: &dyn fmt::Display, parallelism: usize) {
+pub(crate) fn check_parallelism(dispatcher: &dyn fmt::Display, parallelism: usize) {
     assert!(
         parallelism >= 1,
         "{dispatcher}.limited_parallelism({parallelism}): parallelism must be at least 1"
