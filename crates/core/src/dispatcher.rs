@@ -12,7 +12,8 @@
 //!    ([`crate::trampoline`]), so nested resumes never grow the stack.
 //! 2. Otherwise core calls [`Dispatch::dispatch`] (or [`Dispatch::dispatch_yield`] after
 //!    `yield_now`, which must be FIFO-fair). The dispatcher must eventually call
-//!    [`Runnable::run`] exactly once, or, if it cannot run it (closed executor, no main loop),
+//!    [`Runnable::run`] exactly once, or, if it cannot run it (closed executor, event loop not
+//!    running),
 //!    call [`Runnable::reject`] with a [`DispatchError`](crate::DispatchError) *without holding any of its locks*:
 //!    rejecting a coroutine fails it and drops its future on the calling thread.
 //! 3. A dispatcher never runs a runnable inside `dispatch` itself unless it is an in-place
@@ -63,10 +64,14 @@ pub trait Dispatch: Send + Sync + fmt::Display + 'static {
     fn limited_parallelism(&self, this: &Dispatcher, parallelism: usize) -> Dispatcher;
 
     /// The immediate form of `this`: resumes in place when already on the right thread.
-    /// Only `Dispatchers::main()` has one; others panic with a message naming the call.
+    /// Only a dispatcher bound to one thread can have one; the default panics with a message
+    /// naming the call and the dispatcher.
     fn immediate(&self, this: &Dispatcher) -> Dispatcher {
         let _ = this;
-        panic!("`Dispatcher::immediate()` is only supported by Dispatchers::main(), not by {self}")
+        panic!(
+            "`Dispatcher::immediate()` is not supported by {self}: only a dispatcher bound to \
+             one thread (a main dispatcher) has an immediate form"
+        )
     }
 }
 

@@ -31,11 +31,15 @@ pub enum DispatchError {
         /// The dispatcher's name.
         dispatcher: String,
     },
-    /// `Dispatchers::main()` was used while no main loop runs.
-    #[error(
-        "Dispatchers.Main is not running: start it with run_main_loop before dispatching to it"
-    )]
-    NoMainLoop,
+    /// The dispatcher has nothing running behind it yet (an event loop not started), so the
+    /// work has nowhere to go; `hint` tells the user how to start it.
+    #[error("{dispatcher} is not running: {hint}")]
+    NotRunning {
+        /// The dispatcher's name.
+        dispatcher: String,
+        /// What starts it.
+        hint: String,
+    },
     /// Any other refusal, with the dispatcher's explanation.
     #[error("{dispatcher} rejected the work: {reason}")]
     Rejected {

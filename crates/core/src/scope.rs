@@ -71,12 +71,15 @@ where
     scoped_frame(context, None, kind, block)
 }
 
-/// [`scoped`] for a block that runs on `runs_on` while its context names another dispatcher
-/// for the coroutines it launches: the root of `run_blocking_with(D, ..)`, polled by the
-/// calling thread's event loop (see [`running_dispatcher`](crate::running_dispatcher)).
-pub fn scoped_on<F, Fut>(
+/// [`scoped`] for a block polled by a `host` dispatcher other than the one its context names:
+/// the block's own code runs on `host` (for example an event loop the calling thread drives),
+/// while the coroutines it launches go to the context's dispatcher.
+/// [`host_dispatcher`](crate::host_dispatcher) reports `host` inside the block, so a dispatch
+/// check made there (is a switch to dispatcher `D` needed?) compares with where the code really
+/// runs.
+pub fn scoped_with_host<F, Fut>(
     context: Context,
-    runs_on: Dispatcher,
+    host: Dispatcher,
     kind: ScopeKind,
     block: F,
 ) -> Scoped<F, Fut>
@@ -84,7 +87,7 @@ where
     F: FnOnce(Context) -> Fut,
     Fut: Future,
 {
-    scoped_frame(context, Some(runs_on), kind, block)
+    scoped_frame(context, Some(host), kind, block)
 }
 
 fn scoped_frame<F, Fut>(
@@ -118,7 +121,7 @@ pin_project! {
     pub struct Scoped<F, Fut: Future> {
         block: Option<F>,
         context: Context,
-        // Where the block runs when that is not the context's dispatcher (see `scoped_on`).
+        // Where the block runs when that is not the context's dispatcher (see `scoped_with_host`).
         runs_on: Option<Dispatcher>,
         kind: ScopeKind,
         job: Option<(Job, Arc<ScopeJob>)>,
