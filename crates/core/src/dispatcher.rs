@@ -13,9 +13,8 @@
 //! 2. Otherwise core calls [`Dispatch::dispatch`] (or [`Dispatch::dispatch_yield`] after
 //!    `yield_now`, which must be FIFO-fair). The dispatcher must eventually call
 //!    [`Runnable::run`] exactly once, or, if it cannot run it (closed executor, event loop not
-//!    running),
-//!    call [`Runnable::reject`] with a [`DispatchError`](crate::DispatchError) *without holding any of its locks*:
-//!    rejecting a coroutine fails it and drops its future on the calling thread.
+//!    running), call [`Runnable::reject`] with a [`DispatchError`](crate::DispatchError)
+//!    *without holding any of its locks*: rejecting a coroutine fails it and drops its future on the calling thread.
 //! 3. A dispatcher never runs a runnable inside `dispatch` itself unless it is an in-place
 //!    dispatcher (then `is_dispatch_needed` is `false` and core does not call `dispatch`).
 
@@ -39,7 +38,7 @@ pub enum TaskMode {
 /// a [`Dispatcher`] handle with [`Dispatcher::new`].
 pub trait Dispatch: Send + Sync + fmt::Display + 'static {
     /// Queues `runnable` to run later on this dispatcher's threads (or rejects it, see the
-    /// module documentation).
+    /// [module documentation](crate::dispatcher)).
     fn dispatch(&self, runnable: Runnable);
 
     /// Queues `runnable` after `yield_now`: it must run after the work already queued here

@@ -2,27 +2,7 @@
 //! `coroutine_scope`, `supervisor_scope`, `with_timeout` and same-dispatcher or
 //! `NonCancellable` `with_context` in `corral-scopes`).
 //!
-//! # Protocol
-//!
-//! 1. On first poll a scope job is created (kind Scoped or SupervisorScoped) and attached to
-//!    the parent named by the context's job element (a `NonCancellable` element makes it a root
-//!    and raises the hard shield of the enclosing task for the frame's whole life). A cancelled
-//!    parent makes the job born cancelled; the block still runs until its first suspension
-//!    (kotlinx: scope functions do not check cancellation on entry).
-//! 2. The block is polled with the scope's frame pushed, so `current_job()` is the scope job and
-//!    children launched from the block's scope attach to it.
-//! 3. When the scope job is cancelled (a child failed, the caller was cancelled, a timeout),
-//!    the scope job wakes the frame, which drops the block at its suspension, unless a
-//!    non-cancellable section inside it shields it.
-//! 4. After the block ended (value, panic, drop) the frame waits for the scope job to be final
-//!    (all descendants done) and returns the value, or the job's error. A value produced
-//!    after the job was cancelled is discarded.
-//! 5. Dropping the frame before it returned (the caller's coroutine is dropped, or a
-//!    select-style combinator drops the losing branch) cancels the scope job at once, whether
-//!    the block still runs or only children are left, and drops the block (in place and
-//!    synchronously, as any dropped future: suspending cleanups inside the block itself cannot
-//!    run; the children's can). The scope job stays attached to its parent, which does not
-//!    complete before the cancelled children have.
+//! The protocol is documented on [`scoped`].
 //!
 //! # Shields
 //!
@@ -59,7 +39,29 @@ pub enum ScopeKind {
     Supervisor,
 }
 
-/// Runs `block` in place under a new scope job; see the module docs.
+/// Runs `block` in place under a new scope job.
+///
+/// # Protocol
+///
+/// 1. On first poll a scope job is created (kind Scoped or SupervisorScoped) and attached to
+///    the parent named by the context's job element (a `NonCancellable` element makes it a root
+///    and raises the hard shield of the enclosing task for the frame's whole life). A cancelled
+///    parent makes the job born cancelled; the block still runs until its first suspension
+///    (kotlinx: scope functions do not check cancellation on entry).
+/// 2. The block is polled with the scope's frame pushed, so `current_job()` is the scope job and
+///    children launched from the block's scope attach to it.
+/// 3. When the scope job is cancelled (a child failed, the caller was cancelled, a timeout),
+///    the scope job wakes the frame, which drops the block at its suspension, unless a
+///    non-cancellable section inside it shields it.
+/// 4. After the block ended (value, panic, drop) the frame waits for the scope job to be final
+///    (all descendants done) and returns the value, or the job's error. A value produced
+///    after the job was cancelled is discarded.
+/// 5. Dropping the frame before it returned (the caller's coroutine is dropped, or a
+///    select-style combinator drops the losing branch) cancels the scope job at once, whether
+///    the block still runs or only children are left, and drops the block (in place and
+///    synchronously, as any dropped future: suspending cleanups inside the block itself cannot
+///    run; the children's can). The scope job stays attached to its parent, which does not
+///    complete before the cancelled children have.
 ///
 /// `context` is the block's full context: its job element names the parent (the caller's job
 /// for `coroutine_scope`), its other elements are what the block's scope carries.

@@ -194,8 +194,7 @@ pub(crate) fn hand_off_blocking_count(pool: &Arc<Pool>) -> bool {
 /// like a task dispatched as `ProbablyBlocking`), so another thread, an idle one or one the
 /// pool adds within its maximum, runs the pool's CPU work meanwhile; afterwards it takes a
 /// permit back, waiting for one to be released if none is free. Anywhere else (another
-/// thread, a blocking task, a nested call) it just runs `block`. See the module docs of
-/// `worker.rs`.
+/// thread, a blocking task, a nested call) it just runs `block`.
 ///
 /// # Examples
 ///
