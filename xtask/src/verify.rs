@@ -4,6 +4,7 @@
 //!
 //! 1. **fmt**: `cargo fmt --all -- --check`.
 //! 2. **clippy**: `cargo clippy --workspace --all-targets -- -D warnings`.
+//!    Then **doc**: `cargo doc --workspace --no-deps`, warnings denied ([`doc`](crate::doc)).
 //! 3. **test**: `cargo test --workspace` (unit, integration and doc tests of every member,
 //!    including xtask's own tests, which run [tidy](crate::tidy)). `--long` sets
 //!    `CORRAL_STRESS_LONG=1`.
@@ -72,6 +73,7 @@ impl Flags {
 enum Step {
     Fmt,
     Clippy,
+    Doc,
     Package,
     Msrv,
     Test,
@@ -80,9 +82,10 @@ enum Step {
     Bench,
 }
 
-const STEPS: [Step; 8] = [
+const STEPS: [Step; 9] = [
     Step::Fmt,
     Step::Clippy,
+    Step::Doc,
     Step::Package,
     Step::Msrv,
     Step::Test,
@@ -105,6 +108,7 @@ impl Step {
         match self {
             Step::Fmt => "fmt",
             Step::Clippy => "clippy",
+            Step::Doc => "doc",
             Step::Package => "package",
             Step::Msrv => "msrv",
             Step::Test => "test",
@@ -134,6 +138,7 @@ impl Step {
                 ])
                 .run()
                 .map(|()| None),
+            Step::Doc => crate::doc::run().map(|()| None),
             Step::Package => crate::package::run().map(|()| None),
             Step::Msrv => crate::msrv::run(),
             Step::Test => {
