@@ -297,7 +297,9 @@ pub struct SchedulerCounters {
 pub struct ShutdownReport {
     /// Workers still running when the timeout passed (0: all exited).
     pub threads_still_running: usize,
-    /// Queued tasks that were rejected instead of run.
+    /// Queued tasks this call rejected instead of running them (once every worker had
+    /// exited). A task submitted while the pool closed, which the last exiting worker rejected
+    /// itself, is not counted here.
     pub rejected_tasks: usize,
     /// How long the call took.
     pub elapsed: Duration,
