@@ -266,9 +266,9 @@ impl Owner {
         }
     }
 
-    /// A thieves' handle to this queue (the pool keeps the one `new` returns; the benches and
-    /// tests make more).
-    #[cfg(any(test, feature = "bench-internals"))]
+    /// A thieves' handle to this queue (the pool keeps the one `new` returns; the benches make
+    /// more).
+    #[cfg(feature = "bench-internals")]
     pub fn stealer(&self) -> Stealer {
         Stealer {
             inner: self.inner.clone(),
