@@ -82,6 +82,50 @@ pub trait Dispatch: Send + Sync + fmt::Display + 'static {
 /// references ([`Dispatcher::from_static`]), so cloning and dropping their handles touches no
 /// reference count: every coroutine's context holds its dispatcher, and a count shared by all
 /// coroutines of all threads would be one contended cache line on every spawn and completion.
+///
+/// # Examples
+///
+/// A dispatcher of one's own: a queue the caller drains by hand.
+///
+/// ```
+/// use std::collections::VecDeque;
+/// use std::fmt;
+/// use std::sync::{Arc, Mutex};
+///
+/// use corral_core::{launch, Context, CoroutineStart, Dispatch, Dispatcher, Runnable};
+///
+/// #[derive(Default)]
+/// struct Queue(Mutex<VecDeque<Runnable>>);
+///
+/// impl fmt::Display for Queue {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         f.write_str("Queue")
+///     }
+/// }
+///
+/// impl Dispatch for Queue {
+///     fn dispatch(&self, runnable: Runnable) {
+///         self.0.lock().unwrap().push_back(runnable);
+///     }
+///
+///     fn limited_parallelism(&self, this: &Dispatcher, _parallelism: usize) -> Dispatcher {
+///         this.clone() // it runs one runnable at a time anyway
+///     }
+/// }
+///
+/// let queue = Arc::new(Queue::default());
+/// let dispatcher = Dispatcher::from_arc(queue.clone());
+/// assert_eq!(dispatcher.to_string(), "Queue");
+///
+/// let job = launch(Context::new() + dispatcher, CoroutineStart::Default, |_| async {});
+/// assert!(!job.is_completed()); // dispatched: waiting in the queue
+/// loop {
+///     let next = queue.0.lock().unwrap().pop_front();
+///     let Some(runnable) = next else { break };
+///     runnable.run();
+/// }
+/// assert!(job.is_completed());
+/// ```
 #[derive(Clone)]
 pub struct Dispatcher {
     inner: Handle,

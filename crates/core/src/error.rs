@@ -22,6 +22,23 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Why a dispatcher could not accept a runnable.
+///
+/// A dispatcher passes it to [`Runnable::reject`](crate::Runnable::reject): the coroutine then
+/// fails with it as its cause.
+///
+/// # Examples
+///
+/// ```
+/// use corral_core::DispatchError;
+///
+/// let closed = DispatchError::Closed { dispatcher: "pool".to_owned() };
+/// assert_eq!(closed.to_string(), "pool was closed and cannot run new work");
+/// let not_running = DispatchError::NotRunning {
+///     dispatcher: "MyLoop".to_owned(),
+///     hint: "start it first".to_owned(),
+/// };
+/// assert_eq!(not_running.to_string(), "MyLoop is not running: start it first");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DispatchError {
