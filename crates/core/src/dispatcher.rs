@@ -14,7 +14,8 @@
 //!    `yield_now`, which must be FIFO-fair). The dispatcher must eventually call
 //!    [`Runnable::run`] exactly once, or, if it cannot run it (closed executor, event loop not
 //!    running), call [`Runnable::reject`] with a [`DispatchError`](crate::DispatchError)
-//!    *without holding any of its locks*: rejecting a coroutine fails it and drops its future on the calling thread.
+//!    *without holding any of its locks*: rejecting a coroutine fails it and drops its future
+//!    on the calling thread.
 //! 3. A dispatcher never runs a runnable inside `dispatch` itself unless it is an in-place
 //!    dispatcher (then `is_dispatch_needed` is `false` and core does not call `dispatch`).
 

@@ -89,7 +89,8 @@ pub mod advanced {
     //!
     //! * [`scoped`] and [`async_scoped`]: run a block in place under a new scope job (the engine
     //!   of [`coroutine_scope`](crate::coroutine_scope),
-    //!   [`supervisor_scope`](crate::supervisor_scope) and `with_context`), and launch a coroutine whose block may borrow from a scope;
+    //!   [`supervisor_scope`](crate::supervisor_scope) and `with_context`), and launch a
+    //!   coroutine whose block may borrow from a scope;
     //!   [`ScopeKind`] picks coroutine or supervisor failure rules.
     //! * [`scoped_with_host`] and [`host_dispatcher`]: a scope block polled by a dispatcher other
     //!   than the one its context names (how [`run_blocking_with`](crate::run_blocking_with) runs

@@ -28,6 +28,19 @@ pub const DEFAULT_SCHEDULER_NAME: &str = "DefaultDispatcher";
 /// * Because the pool is shared, `with_context(Dispatchers::io(), ..)` from a Default worker
 ///   usually continues on the same thread: the worker gives its permit back instead of
 ///   handing the work to another pool.
+///
+/// # Examples
+///
+/// ```
+/// use corral_dispatchers::Dispatchers;
+///
+/// // Handles are cheap and compare by identity: every call gives the same dispatcher.
+/// assert_eq!(Dispatchers::io(), Dispatchers::io());
+/// assert_eq!(Dispatchers::unconfined().to_string(), "Dispatchers.Unconfined");
+/// // IO's views are siblings over the blocking side, not slices of IO's own limit.
+/// let uploads = Dispatchers::io().limited_parallelism(100);
+/// assert_eq!(uploads.to_string(), "Dispatchers.IO.limitedParallelism(100)");
+/// ```
 #[derive(Debug)]
 pub struct Dispatchers;
 

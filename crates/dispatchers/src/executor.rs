@@ -22,6 +22,27 @@ use crate::scheduler_dispatcher::SchedulerDispatch;
 /// [`DispatchError::Closed`](corral_core::DispatchError) naming the dispatcher (never a hang).
 /// The threads also stop once the last handle to the dispatcher is gone, since nobody can
 /// dispatch to it any more.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+///
+/// use corral_core::{launch, Context, CoroutineStart};
+/// use corral_dispatchers::new_fixed_thread_pool_context;
+///
+/// let pool = new_fixed_thread_pool_context(2, "workers");
+/// assert_eq!(pool.to_string(), "workers");
+/// let (sender, names) = mpsc::channel();
+/// launch(Context::from(&pool), CoroutineStart::Default, move |_| async move {
+///     let name = std::thread::current().name().map(str::to_owned);
+///     sender.send(name).unwrap();
+/// });
+/// assert_eq!(names.recv().unwrap().as_deref(), Some("workers-1"));
+/// assert!(pool.close_and_wait(Duration::from_secs(5)));
+/// assert!(pool.is_closed());
+/// ```
 #[derive(Clone)]
 pub struct ExecutorDispatcher {
     dispatcher: Dispatcher,

@@ -466,7 +466,11 @@ impl Pool {
             std::sync::atomic::fence(Ordering::SeqCst);
             let rejected = self.reject_global();
             if rejected > 0 {
-                tracing::debug!(pool = %self.name, rejected, "rejected work submitted during shutdown");
+                tracing::debug!(
+                    pool = %self.name,
+                    rejected,
+                    "rejected work submitted during shutdown"
+                );
             }
         }
     }
