@@ -124,8 +124,8 @@ impl Context {
         self
     }
 
-    /// Adds a dispatcher only if the context has none (kotlinx `newCoroutineContext` adds
-    /// `Dispatchers.Default` this way).
+    /// Adds a dispatcher only if the context has none (kotlinx `newCoroutineContext` adds its
+    /// default dispatcher this way).
     pub fn or_dispatcher(mut self, dispatcher: impl FnOnce() -> Dispatcher) -> Context {
         if self.dispatcher.is_none() {
             self.dispatcher = Some(dispatcher());

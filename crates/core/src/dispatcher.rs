@@ -77,9 +77,9 @@ pub trait Dispatch: Send + Sync + fmt::Display + 'static {
 
 /// A handle to a dispatcher: cheap to clone, compared by identity.
 ///
-/// Its `Display` is the dispatcher's name (`Dispatchers.Default`, `Dispatchers.IO`, ...).
+/// Its `Display` is the dispatcher's name.
 ///
-/// Process-wide dispatchers (Default, IO, Unconfined, Main) are held as `&'static`
+/// Process-wide dispatchers are best held as `&'static`
 /// references ([`Dispatcher::from_static`]), so cloning and dropping their handles touches no
 /// reference count: every coroutine's context holds its dispatcher, and a count shared by all
 /// coroutines of all threads would be one contended cache line on every spawn and completion.
