@@ -12,6 +12,7 @@
 mod bench;
 mod cmd;
 mod demo;
+mod doc;
 mod msrv;
 mod package;
 mod tidy;
@@ -30,7 +31,7 @@ usage: cargo xtask <command> [flags]
 commands:
   demo      the guided tour: runs corral's examples in order, explaining each
   verify    every check CI runs, in order, stopping at the first failure:
-            fmt, clippy, package, msrv, test, loom, miri, asan, tsan, bench smoke
+            fmt, clippy, doc, package, msrv, test, loom, miri, asan, tsan, bench smoke
               --skip-loom, --skip-miri, --skip-asan,
               --skip-tsan, --skip-bench                skip a step (local iteration only)
               --only STEP[,STEP..]                     run only these steps (local iteration only)

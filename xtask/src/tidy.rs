@@ -1,6 +1,6 @@
 //! `cargo xtask tidy`: the source checks that rustc and clippy cannot make.
 //!
-//! It is also a `#[test]` ([`tests::tidy`]), so plain `cargo test --workspace` enforces it.
+//! It is also a `#[test]` (`tests::tidy`), so plain `cargo test --workspace` enforces it.
 //! What the workspace's clippy lints (`[workspace.lints.clippy]` of the root manifest, run by
 //! verify as `cargo clippy --workspace --all-targets -- -D warnings`, so tests, examples and
 //! benches included) enforce is not repeated here: a `SAFETY:` comment on every unsafe block and

@@ -4,6 +4,7 @@
 //!
 //! 1. **fmt**: `cargo fmt --all -- --check`.
 //! 2. **clippy**: `cargo clippy --workspace --all-targets -- -D warnings`.
+//!    Then **doc**: `cargo doc --workspace --no-deps`, warnings denied ([`doc`](crate::doc)).
 //! 3. **package**: every published crate has its metadata, README and license files, and
 //!    `cargo package` accepts it ([`crate::package`]).
 //! 4. **msrv**: the published crates' libraries build with the declared `rust-version`
@@ -192,6 +193,7 @@ impl Flags {
 enum Step {
     Fmt,
     Clippy,
+    Doc,
     Package,
     Msrv,
     Test,
@@ -202,9 +204,10 @@ enum Step {
     Bench,
 }
 
-const STEPS: [Step; 10] = [
+const STEPS: [Step; 11] = [
     Step::Fmt,
     Step::Clippy,
+    Step::Doc,
     Step::Package,
     Step::Msrv,
     Step::Test,
@@ -229,6 +232,7 @@ impl Step {
         match self {
             Step::Fmt => "fmt",
             Step::Clippy => "clippy",
+            Step::Doc => "doc",
             Step::Package => "package",
             Step::Msrv => "msrv",
             Step::Test => "test",
@@ -274,6 +278,7 @@ impl Step {
                 ])
                 .run()
                 .map(|()| None),
+            Step::Doc => crate::doc::run().map(|()| None),
             Step::Package => crate::package::run().map(|()| None),
             Step::Msrv => crate::msrv::run(),
             Step::Test => {

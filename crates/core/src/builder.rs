@@ -32,6 +32,18 @@ use crate::task::state::{ATOMIC_START, RUNNING};
 use crate::task::{AsyncBody, Body, LaunchBody, Task, TryLaunchBody};
 
 /// When a new coroutine starts (Kotlin `CoroutineStart`).
+///
+/// # Examples
+///
+/// ```
+/// use corral_core::{launch, Context, CoroutineStart, JobState};
+///
+/// // Lazy: created, not started, until `start`, `join` or an await.
+/// let job = launch(Context::new(), CoroutineStart::Lazy, |_| async {});
+/// assert_eq!(job.state(), JobState::New);
+/// assert!(job.start()); // no dispatcher in the context: it runs in place, to its end
+/// assert!(job.is_completed());
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum CoroutineStart {
     /// Dispatched now; if cancelled before it first runs, its body never runs.

@@ -1,21 +1,4 @@
 //! [`Context`]: the elements a coroutine runs with (Kotlin `CoroutineContext`).
-//!
-//! A context holds at most one element per key: a [`Dispatcher`], a job element (a [`Job`] or
-//! [`NonCancellable`]), a [`CoroutineName`] and a [`CoroutineExceptionHandler`]. Elements and
-//! contexts add with `+`, the right side winning per key, as in Kotlin.
-//!
-//! # Examples
-//!
-//! ```
-//! use corral_core::{Context, CoroutineName, Job};
-//!
-//! let job = Job::new();
-//! let context = Context::new() + job.clone() + CoroutineName::new("upload");
-//! assert_eq!(context.name(), Some("upload"));
-//! assert!(context.job() == Some(&job));
-//! let renamed = context.clone() + CoroutineName::new("download");
-//! assert_eq!(renamed.name(), Some("download"));
-//! ```
 
 use std::fmt;
 use std::ops::Add;
@@ -25,7 +8,24 @@ use crate::dispatcher::Dispatcher;
 use crate::error::JobError;
 use crate::job::Job;
 
-/// The elements a coroutine runs with; see the module docs.
+/// The elements a coroutine runs with (Kotlin `CoroutineContext`).
+///
+/// A context holds at most one element per key: a [`Dispatcher`], a job element (a [`Job`] or
+/// [`NonCancellable`]), a [`CoroutineName`] and a [`CoroutineExceptionHandler`]. Elements and
+/// contexts add with `+`, the right side winning per key, as in Kotlin.
+///
+/// # Examples
+///
+/// ```
+/// use corral_core::{Context, CoroutineName, Job};
+///
+/// let job = Job::new();
+/// let context = Context::new() + job.clone() + CoroutineName::new("upload");
+/// assert_eq!(context.name(), Some("upload"));
+/// assert!(context.job() == Some(&job));
+/// let renamed = context.clone() + CoroutineName::new("download");
+/// assert_eq!(renamed.name(), Some("download"));
+/// ```
 #[derive(Clone, Default)]
 pub struct Context {
     dispatcher: Option<Dispatcher>,
@@ -124,8 +124,8 @@ impl Context {
         self
     }
 
-    /// Adds a dispatcher only if the context has none (kotlinx `newCoroutineContext` adds
-    /// `Dispatchers.Default` this way).
+    /// Adds a dispatcher only if the context has none (kotlinx `newCoroutineContext` adds its
+    /// default dispatcher this way).
     pub fn or_dispatcher(mut self, dispatcher: impl FnOnce() -> Dispatcher) -> Context {
         if self.dispatcher.is_none() {
             self.dispatcher = Some(dispatcher());

@@ -73,9 +73,10 @@ pub(crate) struct Frame {
     /// Set by `yield_now` in the task that owns this frame (null outside tasks).
     pub(crate) yield_flag: Option<*const dyn YieldRequest>,
     /// Where this frame's code actually runs, when that is not its context's dispatcher (null
-    /// otherwise). The root of `run_blocking_with(D, ..)` runs on the calling thread's event
-    /// loop while its context names `D` for its children; nested frames run wherever their
-    /// enclosing frame runs. `with_context` needs this to know whether it may skip dispatching.
+    /// otherwise). A block entered with `scoped_with_host` runs on its host (say, an event loop
+    /// the calling thread drives) while its context names another dispatcher for its children;
+    /// nested frames run wherever their enclosing frame runs. A dispatch check (may a switch to
+    /// dispatcher `D` be skipped?) needs this to compare with where the code really runs.
     runs_on: *const Dispatcher,
     prev: Cell<*const Frame>,
 }
@@ -440,11 +441,12 @@ pub fn current_context() -> Option<Context> {
     })
 }
 
-/// The dispatcher the current coroutine's code runs on right now (`None` outside coroutines
-/// and in frames that run in place). Usually its context's dispatcher; not in the root of
-/// `run_blocking_with(D, ..)`, which runs on the caller's event loop while naming `D` for its
-/// children. `with_context(D, ..)` skips dispatching only if this is `D`.
-pub fn running_dispatcher() -> Option<Dispatcher> {
+/// The dispatcher hosting the current coroutine's code right now (`None` outside coroutines
+/// and in frames that run in place). Usually its context's dispatcher; not in a block entered
+/// with [`scoped_with_host`](crate::scoped_with_host), whose code runs on its host while its
+/// context names another dispatcher for its children. A switch to dispatcher `D` (as in
+/// `with_context(D, ..)`) may skip dispatching only if this is `D`.
+pub fn host_dispatcher() -> Option<Dispatcher> {
     with_frame(|frame| frame.and_then(Frame::runs_on).cloned())
 }
 

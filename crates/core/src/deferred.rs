@@ -21,6 +21,17 @@ use crate::task::OutputSlot;
 /// coroutine fails gets that failure (kotlinx rethrows it from `await`) instead of being
 /// dropped. The value is moved out by the first await; polling again after that panics, as
 /// for any completed future.
+///
+/// # Examples
+///
+/// ```
+/// use corral_core::{async_, Context, CoroutineStart};
+///
+/// // A context without a dispatcher resumes in place: this coroutine runs to its end at once.
+/// let mut answer = async_(Context::new(), CoroutineStart::Default, |_| async { 6 * 7 });
+/// assert!(answer.is_completed()); // `Job`'s methods, through `Deref`
+/// assert_eq!(answer.try_take().unwrap().unwrap(), 42);
+/// ```
 pub struct Deferred<T> {
     join: Join,
     job: Job,

@@ -12,9 +12,10 @@
 //!    ([`crate::trampoline`]), so nested resumes never grow the stack.
 //! 2. Otherwise core calls [`Dispatch::dispatch`] (or [`Dispatch::dispatch_yield`] after
 //!    `yield_now`, which must be FIFO-fair). The dispatcher must eventually call
-//!    [`Runnable::run`] exactly once, or, if it cannot run it (closed executor, no main loop),
-//!    call [`Runnable::reject`] with a [`DispatchError`](crate::DispatchError) *without holding any of its locks*:
-//!    rejecting a coroutine fails it and drops its future on the calling thread.
+//!    [`Runnable::run`] exactly once, or, if it cannot run it (closed executor, event loop not
+//!    running), call [`Runnable::reject`] with a [`DispatchError`](crate::DispatchError)
+//!    *without holding any of its locks*: rejecting a coroutine fails it and drops its future
+//!    on the calling thread.
 //! 3. A dispatcher never runs a runnable inside `dispatch` itself unless it is an in-place
 //!    dispatcher (then `is_dispatch_needed` is `false` and core does not call `dispatch`).
 
@@ -38,7 +39,7 @@ pub enum TaskMode {
 /// a [`Dispatcher`] handle with [`Dispatcher::new`].
 pub trait Dispatch: Send + Sync + fmt::Display + 'static {
     /// Queues `runnable` to run later on this dispatcher's threads (or rejects it, see the
-    /// module documentation).
+    /// [module documentation](crate::dispatcher)).
     fn dispatch(&self, runnable: Runnable);
 
     /// Queues `runnable` after `yield_now`: it must run after the work already queued here
@@ -63,21 +64,69 @@ pub trait Dispatch: Send + Sync + fmt::Display + 'static {
     fn limited_parallelism(&self, this: &Dispatcher, parallelism: usize) -> Dispatcher;
 
     /// The immediate form of `this`: resumes in place when already on the right thread.
-    /// Only `Dispatchers::main()` has one; others panic with a message naming the call.
+    /// Only a dispatcher bound to one thread can have one; the default panics with a message
+    /// naming the call and the dispatcher.
     fn immediate(&self, this: &Dispatcher) -> Dispatcher {
         let _ = this;
-        panic!("`Dispatcher::immediate()` is only supported by Dispatchers::main(), not by {self}")
+        panic!(
+            "`Dispatcher::immediate()` is not supported by {self}: only a dispatcher bound to \
+             one thread (a main dispatcher) has an immediate form"
+        )
     }
 }
 
 /// A handle to a dispatcher: cheap to clone, compared by identity.
 ///
-/// Its `Display` is the dispatcher's name (`Dispatchers.Default`, `Dispatchers.IO`, ...).
+/// Its `Display` is the dispatcher's name.
 ///
-/// Process-wide dispatchers (Default, IO, Unconfined, Main) are held as `&'static`
+/// Process-wide dispatchers are best held as `&'static`
 /// references ([`Dispatcher::from_static`]), so cloning and dropping their handles touches no
 /// reference count: every coroutine's context holds its dispatcher, and a count shared by all
 /// coroutines of all threads would be one contended cache line on every spawn and completion.
+///
+/// # Examples
+///
+/// A dispatcher of one's own: a queue the caller drains by hand.
+///
+/// ```
+/// use std::collections::VecDeque;
+/// use std::fmt;
+/// use std::sync::{Arc, Mutex};
+///
+/// use corral_core::{launch, Context, CoroutineStart, Dispatch, Dispatcher, Runnable};
+///
+/// #[derive(Default)]
+/// struct Queue(Mutex<VecDeque<Runnable>>);
+///
+/// impl fmt::Display for Queue {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         f.write_str("Queue")
+///     }
+/// }
+///
+/// impl Dispatch for Queue {
+///     fn dispatch(&self, runnable: Runnable) {
+///         self.0.lock().unwrap().push_back(runnable);
+///     }
+///
+///     fn limited_parallelism(&self, this: &Dispatcher, _parallelism: usize) -> Dispatcher {
+///         this.clone() // it runs one runnable at a time anyway
+///     }
+/// }
+///
+/// let queue = Arc::new(Queue::default());
+/// let dispatcher = Dispatcher::from_arc(queue.clone());
+/// assert_eq!(dispatcher.to_string(), "Queue");
+///
+/// let job = launch(Context::new() + dispatcher, CoroutineStart::Default, |_| async {});
+/// assert!(!job.is_completed()); // dispatched: waiting in the queue
+/// loop {
+///     let next = queue.0.lock().unwrap().pop_front();
+///     let Some(runnable) = next else { break };
+///     runnable.run();
+/// }
+/// assert!(job.is_completed());
+/// ```
 #[derive(Clone)]
 pub struct Dispatcher {
     inner: Handle,

@@ -22,6 +22,23 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Why a dispatcher could not accept a runnable.
+///
+/// A dispatcher passes it to [`Runnable::reject`](crate::Runnable::reject): the coroutine then
+/// fails with it as its cause.
+///
+/// # Examples
+///
+/// ```
+/// use corral_core::DispatchError;
+///
+/// let closed = DispatchError::Closed { dispatcher: "pool".to_owned() };
+/// assert_eq!(closed.to_string(), "pool was closed and cannot run new work");
+/// let not_running = DispatchError::NotRunning {
+///     dispatcher: "MyLoop".to_owned(),
+///     hint: "start it first".to_owned(),
+/// };
+/// assert_eq!(not_running.to_string(), "MyLoop is not running: start it first");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DispatchError {
@@ -31,11 +48,15 @@ pub enum DispatchError {
         /// The dispatcher's name.
         dispatcher: String,
     },
-    /// `Dispatchers::main()` was used while no main loop runs.
-    #[error(
-        "Dispatchers.Main is not running: start it with run_main_loop before dispatching to it"
-    )]
-    NoMainLoop,
+    /// The dispatcher has nothing running behind it yet (an event loop not started), so the
+    /// work has nowhere to go; `hint` tells the user how to start it.
+    #[error("{dispatcher} is not running: {hint}")]
+    NotRunning {
+        /// The dispatcher's name.
+        dispatcher: String,
+        /// What starts it.
+        hint: String,
+    },
     /// Any other refusal, with the dispatcher's explanation.
     #[error("{dispatcher} rejected the work: {reason}")]
     Rejected {

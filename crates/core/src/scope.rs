@@ -2,27 +2,7 @@
 //! `coroutine_scope`, `supervisor_scope`, `with_timeout` and same-dispatcher or
 //! `NonCancellable` `with_context` in `corral-scopes`).
 //!
-//! # Protocol
-//!
-//! 1. On first poll a scope job is created (kind Scoped or SupervisorScoped) and attached to
-//!    the parent named by the context's job element (a `NonCancellable` element makes it a root
-//!    and raises the hard shield of the enclosing task for the frame's whole life). A cancelled
-//!    parent makes the job born cancelled; the block still runs until its first suspension
-//!    (kotlinx: scope functions do not check cancellation on entry).
-//! 2. The block is polled with the scope's frame pushed, so `current_job()` is the scope job and
-//!    children launched from the block's scope attach to it.
-//! 3. When the scope job is cancelled (a child failed, the caller was cancelled, a timeout),
-//!    the scope job wakes the frame, which drops the block at its suspension, unless a
-//!    non-cancellable section inside it shields it.
-//! 4. After the block ended (value, panic, drop) the frame waits for the scope job to be final
-//!    (all descendants done) and returns the value, or the job's error. A value produced
-//!    after the job was cancelled is discarded.
-//! 5. Dropping the frame before it returned (the caller's coroutine is dropped, or a
-//!    select-style combinator drops the losing branch) cancels the scope job at once, whether
-//!    the block still runs or only children are left, and drops the block (in place and
-//!    synchronously, as any dropped future: suspending cleanups inside the block itself cannot
-//!    run; the children's can). The scope job stays attached to its parent, which does not
-//!    complete before the cancelled children have.
+//! The protocol is documented on [`scoped`].
 //!
 //! # Shields
 //!
@@ -59,7 +39,29 @@ pub enum ScopeKind {
     Supervisor,
 }
 
-/// Runs `block` in place under a new scope job; see the module docs.
+/// Runs `block` in place under a new scope job.
+///
+/// # Protocol
+///
+/// 1. On first poll a scope job is created (kind Scoped or SupervisorScoped) and attached to
+///    the parent named by the context's job element (a `NonCancellable` element makes it a root
+///    and raises the hard shield of the enclosing task for the frame's whole life). A cancelled
+///    parent makes the job born cancelled; the block still runs until its first suspension
+///    (kotlinx: scope functions do not check cancellation on entry).
+/// 2. The block is polled with the scope's frame pushed, so `current_job()` is the scope job and
+///    children launched from the block's scope attach to it.
+/// 3. When the scope job is cancelled (a child failed, the caller was cancelled, a timeout),
+///    the scope job wakes the frame, which drops the block at its suspension, unless a
+///    non-cancellable section inside it shields it.
+/// 4. After the block ended (value, panic, drop) the frame waits for the scope job to be final
+///    (all descendants done) and returns the value, or the job's error. A value produced
+///    after the job was cancelled is discarded.
+/// 5. Dropping the frame before it returned (the caller's coroutine is dropped, or a
+///    select-style combinator drops the losing branch) cancels the scope job at once, whether
+///    the block still runs or only children are left, and drops the block (in place and
+///    synchronously, as any dropped future: suspending cleanups inside the block itself cannot
+///    run; the children's can). The scope job stays attached to its parent, which does not
+///    complete before the cancelled children have.
 ///
 /// `context` is the block's full context: its job element names the parent (the caller's job
 /// for `coroutine_scope`), its other elements are what the block's scope carries.
@@ -71,12 +73,15 @@ where
     scoped_frame(context, None, kind, block)
 }
 
-/// [`scoped`] for a block that runs on `runs_on` while its context names another dispatcher
-/// for the coroutines it launches: the root of `run_blocking_with(D, ..)`, polled by the
-/// calling thread's event loop (see [`running_dispatcher`](crate::running_dispatcher)).
-pub fn scoped_on<F, Fut>(
+/// [`scoped`] for a block polled by a `host` dispatcher other than the one its context names:
+/// the block's own code runs on `host` (for example an event loop the calling thread drives),
+/// while the coroutines it launches go to the context's dispatcher.
+/// [`host_dispatcher`](crate::host_dispatcher) reports `host` inside the block, so a dispatch
+/// check made there (is a switch to dispatcher `D` needed?) compares with where the code really
+/// runs.
+pub fn scoped_with_host<F, Fut>(
     context: Context,
-    runs_on: Dispatcher,
+    host: Dispatcher,
     kind: ScopeKind,
     block: F,
 ) -> Scoped<F, Fut>
@@ -84,7 +89,7 @@ where
     F: FnOnce(Context) -> Fut,
     Fut: Future,
 {
-    scoped_frame(context, Some(runs_on), kind, block)
+    scoped_frame(context, Some(host), kind, block)
 }
 
 fn scoped_frame<F, Fut>(
@@ -118,7 +123,7 @@ pin_project! {
     pub struct Scoped<F, Fut: Future> {
         block: Option<F>,
         context: Context,
-        // Where the block runs when that is not the context's dispatcher (see `scoped_on`).
+        // Where the block runs when that is not the context's dispatcher (see `scoped_with_host`).
         runs_on: Option<Dispatcher>,
         kind: ScopeKind,
         job: Option<(Job, Arc<ScopeJob>)>,

@@ -27,7 +27,7 @@ thread_local! {
 }
 
 /// Runs `runnable` on this thread: at once if no in-place work is running here, otherwise after
-/// the work queued before it (see the module docs).
+/// the work queued before it (see the [module docs](crate::trampoline)).
 ///
 /// # Examples
 ///

@@ -59,22 +59,71 @@
 //! place and may borrow. A dropped [`Job`] or [`Deferred`] handle never cancels anything: the
 //! tree owns the coroutines. See `docs/kotlin-guide.md` in the repository for the full mapping.
 
+pub use corral_core::error::{Cancellation, Failure};
 pub use corral_core::{
-    async_, async_scoped, current_context, current_job, ensure_active, is_active, launch, scoped,
-    trampoline, try_launch, with_cleanup, yield_now, CompletionHandle, Context,
-    CoroutineExceptionHandler, CoroutineName, CoroutineStart, Deferred, Dispatch, DispatchError,
-    Dispatcher, Job, JobElement, JobError, JobState, Join, NonCancellable, Runnable, ScopeKind,
-    SupervisorJob, TaskMode,
+    async_, current_context, current_job, ensure_active, is_active, launch, try_launch,
+    with_cleanup, yield_now, CompletionHandle, Context, CoroutineExceptionHandler, CoroutineName,
+    CoroutineStart, Deferred, Dispatch, DispatchError, Dispatcher, Job, JobElement, JobError,
+    JobState, Join, NonCancellable, Runnable, SupervisorJob, TaskMode, WithCleanup, YieldNow,
 };
 pub use corral_dispatchers::{
-    delay, new_fixed_thread_pool_context, new_single_thread_context, Dispatchers, EventLoop,
-    ExecutorDispatcher,
+    delay, new_fixed_thread_pool_context, new_single_thread_context, Delay, Dispatchers, EventLoop,
+    ExecutorDispatcher, LoopGuard, MainGuard, MainLoopError,
 };
-pub use corral_scheduler::{block_in_place, CoroutineScheduler};
+pub use corral_scheduler::{
+    block_in_place, default_core_pool_size, BuildError, CoroutineScheduler, Rejected,
+    SchedulerBuilder, SchedulerCounters, ShutdownReport, DEFAULT_EXTRA_THREADS, DEFAULT_KEEP_ALIVE,
+    MAX_POOL_SIZE, MIN_THREAD_STACK_SIZE,
+};
 pub use corral_scopes::{
     coroutine_scope, run_blocking, run_blocking_with, run_main_loop, supervisor_scope,
     with_context, with_timeout, with_timeout_or_none, CoroutineScope, GlobalScope,
 };
+
+pub mod advanced {
+    //! The machinery under the scope functions and dispatchers, for code that builds its own.
+    //!
+    //! A coroutine program needs none of this: [`prelude`](crate::prelude) has the whole API.
+    //! These are the parts the layers below the facade compose, for writing a custom scope
+    //! function, a custom dispatcher or an executor of one's own:
+    //!
+    //! * [`scoped`] and [`async_scoped`]: run a block in place under a new scope job (the engine
+    //!   of [`coroutine_scope`](crate::coroutine_scope),
+    //!   [`supervisor_scope`](crate::supervisor_scope) and `with_context`), and launch a
+    //!   coroutine whose block may borrow from a scope;
+    //!   [`ScopeKind`] picks coroutine or supervisor failure rules.
+    //! * [`scoped_with_host`] and [`host_dispatcher`]: a scope block polled by a dispatcher other
+    //!   than the one its context names (how [`run_blocking_with`](crate::run_blocking_with) runs
+    //!   its root on the calling thread's loop).
+    //! * [`Dispatch`], [`Runnable`], [`RunTask`], [`TaskMode`], [`DispatchError`]: the protocol
+    //!   between a coroutine and the dispatcher that runs it; [`trampoline`] resumes in place
+    //!   without growing the stack (what `Dispatchers::unconfined()` uses).
+    //! * [`LimitedDispatcher`], [`EventLoop`], [`schedule_timeout`]: building blocks of the
+    //!   standard dispatchers and timers.
+    //!
+    //! Some of these are also re-exported at the crate root, where they have always been.
+    //!
+    //! # Examples
+    //!
+    //! A scope function of one's own, built on [`scoped`]:
+    //!
+    //! ```
+    //! use corral::advanced::{scoped, ScopeKind};
+    //! use corral::prelude::*;
+    //!
+    //! let out = run_blocking(|scope| async move {
+    //!     let context = scope.context().clone();
+    //!     scoped(context, ScopeKind::Coroutine, |_ctx| async { 6 * 7 }).await
+    //! });
+    //! assert_eq!(out.unwrap().unwrap(), 42);
+    //! ```
+
+    pub use corral_core::{
+        async_scoped, host_dispatcher, scoped, scoped_with_host, trampoline, Dispatch,
+        DispatchError, RunTask, Runnable, ScopeKind, Scoped, TaskMode,
+    };
+    pub use corral_dispatchers::{schedule_timeout, EventLoop, LimitedDispatcher, TimeoutHandle};
+}
 
 /// Everything a coroutine program needs: `use corral::prelude::*;`.
 pub mod prelude {

@@ -150,7 +150,7 @@ fn disp_01d_run_blocking_on_single_thread_context() {
 /// `run_blocking_with(single)` that asks for `with_context(single)` should get that thread.
 /// The root's context names `single` (so children inherit it) but the root runs on the
 /// calling thread's loop, so `with_context` must not take its no-dispatch shortcut (WCTX-02)
-/// there: it compares with the dispatcher the caller runs on (`running_dispatcher`).
+/// there: it compares with the dispatcher the caller runs on (`host_dispatcher`).
 #[test]
 fn disp_01d_with_context_same_dispatcher_from_root_runs_on_its_thread() {
     let _serial = serial();

@@ -1,17 +1,4 @@
 //! [`Dispatchers`]: the process-wide dispatchers, created on first use.
-//!
-//! Default and IO share one [`CoroutineScheduler`] named `DefaultDispatcher` (threads
-//! `DefaultDispatcher-worker-N`), configured from the environment ([`crate::config`]):
-//!
-//! * `default()` submits CPU tasks; its parallelism is the core pool size, and its
-//!   `limited_parallelism(n)` views stay within the CPU permits (`n >= core` gives Default).
-//! * `io()` is a [`LimitedDispatcher`] of `max(64, cores)` over the scheduler's *blocking side*
-//!   (tasks that give their CPU permit back while they run). `io().limited_parallelism(n)` is
-//!   a sibling view over the same unbounded side, not a sub-view of IO's 64: views are elastic
-//!   and do not take from each other (kotlinx's rule).
-//! * Because the pool is shared, `with_context(Dispatchers::io(), ..)` from a Default worker
-//!   usually continues on the same thread: the worker gives its permit back instead of
-//!   handing the work to another pool.
 
 use std::sync::OnceLock;
 
@@ -27,7 +14,33 @@ use crate::unconfined::Unconfined;
 /// The name of the shared scheduler (and the prefix of its threads' names).
 pub const DEFAULT_SCHEDULER_NAME: &str = "DefaultDispatcher";
 
-/// The process-wide dispatchers; see the module docs.
+/// The process-wide dispatchers, created on first use.
+///
+/// Default and IO share one [`CoroutineScheduler`] named `DefaultDispatcher` (threads
+/// `DefaultDispatcher-worker-N`), configured from the environment ([`crate::config`]):
+///
+/// * `default()` submits CPU tasks; its parallelism is the core pool size, and its
+///   `limited_parallelism(n)` views stay within the CPU permits (`n >= core` gives Default).
+/// * `io()` is a [`LimitedDispatcher`] of `max(64, cores)` over the scheduler's *blocking side*
+///   (tasks that give their CPU permit back while they run). `io().limited_parallelism(n)` is
+///   a sibling view over the same unbounded side, not a sub-view of IO's 64: views are elastic
+///   and do not take from each other (kotlinx's rule).
+/// * Because the pool is shared, `with_context(Dispatchers::io(), ..)` from a Default worker
+///   usually continues on the same thread: the worker gives its permit back instead of
+///   handing the work to another pool.
+///
+/// # Examples
+///
+/// ```
+/// use corral_dispatchers::Dispatchers;
+///
+/// // Handles are cheap and compare by identity: every call gives the same dispatcher.
+/// assert_eq!(Dispatchers::io(), Dispatchers::io());
+/// assert_eq!(Dispatchers::unconfined().to_string(), "Dispatchers.Unconfined");
+/// // IO's views are siblings over the blocking side, not slices of IO's own limit.
+/// let uploads = Dispatchers::io().limited_parallelism(100);
+/// assert_eq!(uploads.to_string(), "Dispatchers.IO.limitedParallelism(100)");
+/// ```
 #[derive(Debug)]
 pub struct Dispatchers;
 
@@ -104,7 +117,7 @@ impl Dispatchers {
     }
 
     /// Blocking IO: `max(64, cores)` at once (or `CORRAL_IO_PARALLELISM`), on the same threads
-    /// as Default. Its `limited_parallelism(n)` views are elastic siblings, see the module docs.
+    /// as Default. Its `limited_parallelism(n)` views are elastic siblings, see [`Dispatchers`].
     pub fn io() -> Dispatcher {
         shared().io.clone()
     }

@@ -1,38 +1,6 @@
 //! [`EventLoop`]: a FIFO queue of runnables owned by one thread, with its own timers: the loop
 //! behind `run_blocking` and the main loop (Kotlin's `BlockingEventLoop`).
 //!
-//! # Lifecycle
-//!
-//! [`EventLoop::current`] gives the calling thread's loop, creating it if needed.
-//! [`enter`](EventLoop::enter) marks it in use; nested `run_blocking` calls on the same thread
-//! enter the same loop again, so an inner call drives the outer call's coroutines too. When
-//! the outermost [`LoopGuard`] drops, the loop *closes*: it runs what is still queued, hands
-//! its pending timers to the shared timer thread, and from then on forwards anything
-//! dispatched to it to `Dispatchers::default()` (kotlinx reschedules such work on its
-//! `DefaultExecutor`), so a coroutine that outlives its loop still completes.
-//!
-//! # One step of the loop ([`run_until`](EventLoop::run_until))
-//!
-//! Due timers fire first (their wakers queue their coroutines), then one runnable runs; when
-//! there is nothing to run the thread parks until the next deadline or a dispatch. That is
-//! kotlinx's `processNextEvent` order. A dispatch onto the loop also fires the due timers
-//! before it queues its runnable (kotlinx's `enqueue`), so a task queued after a timer became
-//! due never runs before that timer's coroutine, even when both happen during one step (a
-//! busy coroutine that yields after its sibling's `delay` ran out: the sibling runs first).
-//!
-//! # Panics
-//!
-//! Nothing run by the loop unwinds out of it: coroutines catch their own panics, and a closure
-//! dispatched to the loop, a panicking waker or timer callback is reported as an uncaught
-//! panic of the thread and the loop carries on.
-//!
-//! # On a scheduler worker
-//!
-//! A loop driven on a worker thread of the shared scheduler (a `run_blocking` inside a Default
-//! coroutine) sleeps in [`corral_scheduler::block_in_place`]: the worker gives its CPU permit
-//! back while the loop waits and takes one back before it runs the loop's next task, so a
-//! pool whose every worker waits in such a loop still runs the Default work they wait for.
-//!
 //! # No lost wake-ups
 //!
 //! A dispatch from another thread pushes, then (after a `SeqCst` fence) reads `parked`; the
@@ -59,7 +27,39 @@ thread_local! {
     static CURRENT: RefCell<Option<EventLoop>> = const { RefCell::new(None) };
 }
 
-/// An event loop owned by one thread; see the module docs. Cheap to clone.
+/// An event loop owned by one thread, with its own timers. Cheap to clone.
+///
+/// # Lifecycle
+///
+/// [`EventLoop::current`] gives the calling thread's loop, creating it if needed.
+/// [`enter`](EventLoop::enter) marks it in use; nested `run_blocking` calls on the same thread
+/// enter the same loop again, so an inner call drives the outer call's coroutines too. When
+/// the outermost [`LoopGuard`] drops, the loop *closes*: it runs what is still queued, hands
+/// its pending timers to the shared timer thread, and from then on forwards anything
+/// dispatched to it to `Dispatchers::default()` (kotlinx reschedules such work on its
+/// `DefaultExecutor`), so a coroutine that outlives its loop still completes.
+///
+/// # One step of the loop ([`run_until`](EventLoop::run_until))
+///
+/// Due timers fire first (their wakers queue their coroutines), then one runnable runs; when
+/// there is nothing to run the thread parks until the next deadline or a dispatch. That is
+/// kotlinx's `processNextEvent` order. A dispatch onto the loop also fires the due timers
+/// before it queues its runnable (kotlinx's `enqueue`), so a task queued after a timer became
+/// due never runs before that timer's coroutine, even when both happen during one step (a
+/// busy coroutine that yields after its sibling's `delay` ran out: the sibling runs first).
+///
+/// # Panics
+///
+/// Nothing run by the loop unwinds out of it: coroutines catch their own panics, and a closure
+/// dispatched to the loop, a panicking waker or timer callback is reported as an uncaught
+/// panic of the thread and the loop carries on.
+///
+/// # On a scheduler worker
+///
+/// A loop driven on a worker thread of the shared scheduler (a `run_blocking` inside a Default
+/// coroutine) sleeps in [`corral_scheduler::block_in_place`]: the worker gives its CPU permit
+/// back while the loop waits and takes one back before it runs the loop's next task, so a
+/// pool whose every worker waits in such a loop still runs the Default work they wait for.
 #[derive(Clone)]
 pub struct EventLoop {
     shared: Arc<LoopShared>,

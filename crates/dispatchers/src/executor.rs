@@ -1,13 +1,5 @@
 //! [`new_fixed_thread_pool_context`] and [`new_single_thread_context`]: dispatchers with their
 //! own threads (Kotlin's `newFixedThreadPoolContext`), closable.
-//!
-//! Each is a [`CoroutineScheduler`] with `core = max = n` and Kotlin's thread names (`name`
-//! for one thread, `name-1`..`name-n` otherwise), and the stack size of
-//! `CORRAL_THREAD_STACK_SIZE` if set (see [`crate::config`]). [`ExecutorDispatcher::close`] stops taking
-//! work: what was queued still runs, and later dispatches fail their coroutine with
-//! [`DispatchError::Closed`](corral_core::DispatchError) naming the dispatcher (never a hang).
-//! The threads also stop once the last handle to the dispatcher is gone, since nobody can
-//! dispatch to it any more.
 
 use std::fmt;
 use std::ops::{Add, Deref};
@@ -20,7 +12,37 @@ use corral_scheduler::CoroutineScheduler;
 use crate::dispatchers::Dispatchers;
 use crate::scheduler_dispatcher::SchedulerDispatch;
 
-/// A dispatcher with its own threads; see the module docs. Derefs to [`Dispatcher`].
+/// A dispatcher with its own threads (Kotlin's `newFixedThreadPoolContext`), closable.
+/// Derefs to [`Dispatcher`].
+///
+/// Each is a [`CoroutineScheduler`] with `core = max = n` and Kotlin's thread names (`name`
+/// for one thread, `name-1`..`name-n` otherwise), and the stack size of
+/// `CORRAL_THREAD_STACK_SIZE` if set (see [`crate::config`]). [`ExecutorDispatcher::close`]
+/// stops taking work: what was queued still runs, and later dispatches fail their coroutine with
+/// [`DispatchError::Closed`](corral_core::DispatchError) naming the dispatcher (never a hang).
+/// The threads also stop once the last handle to the dispatcher is gone, since nobody can
+/// dispatch to it any more.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+///
+/// use corral_core::{launch, Context, CoroutineStart};
+/// use corral_dispatchers::new_fixed_thread_pool_context;
+///
+/// let pool = new_fixed_thread_pool_context(2, "workers");
+/// assert_eq!(pool.to_string(), "workers");
+/// let (sender, names) = mpsc::channel();
+/// launch(Context::from(&pool), CoroutineStart::Default, move |_| async move {
+///     let name = std::thread::current().name().map(str::to_owned);
+///     sender.send(name).unwrap();
+/// });
+/// assert_eq!(names.recv().unwrap().as_deref(), Some("workers-1"));
+/// assert!(pool.close_and_wait(Duration::from_secs(5)));
+/// assert!(pool.is_closed());
+/// ```
 #[derive(Clone)]
 pub struct ExecutorDispatcher {
     dispatcher: Dispatcher,

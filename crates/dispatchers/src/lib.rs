@@ -41,5 +41,5 @@ pub use delay::{delay, schedule_timeout, Delay, TimeoutHandle};
 pub use dispatchers::{Dispatchers, DEFAULT_SCHEDULER_NAME};
 pub use event_loop::{EventLoop, LoopGuard, MainGuard, MainLoopError};
 pub use executor::{new_fixed_thread_pool_context, new_single_thread_context, ExecutorDispatcher};
-pub use limited::{check_parallelism, LimitedDispatcher, BATCH};
+pub use limited::LimitedDispatcher;
 pub use timer::TIMER_THREAD_NAME;

@@ -1,15 +1,6 @@
 //! [`LimitedDispatcher`]: a view of a dispatcher that runs at most `n` runnables at once
 //! (kotlinx's `limitedParallelism`).
 //!
-//! # Algorithm
-//!
-//! The view has its own lock-free FIFO queue and a count of *worker loops* it has running on
-//! the underlying dispatcher. `dispatch` pushes the runnable, then starts a loop if fewer than
-//! `n` run (a CAS on the count). A loop runs up to [`BATCH`] runnables from the queue and then
-//! re-dispatches itself with a fair (FIFO) dispatch, so sibling views and other work on the
-//! underlying dispatcher get their turn. A loop that finds the queue empty gives up its place
-//! and then looks once more (a runnable pushed while it was leaving must not be stranded).
-//!
 //! # Invariants
 //!
 //! * Never more than `n` loops (so never more than `n` runnables of this view at once), and a
@@ -28,18 +19,28 @@ use corral_core::{Dispatch, DispatchError, Dispatcher, RunTask, Runnable, TaskMo
 use crossbeam_queue::SegQueue;
 
 /// Runnables a loop runs before re-dispatching itself (kotlinx's `LimitedDispatcher` batch, 16).
-pub const BATCH: usize = 16;
+pub(crate) const BATCH: usize = 16;
 
 /// Panics unless `parallelism` is at least 1, naming `dispatcher` (Kotlin's
 /// `checkParallelism`, with the call in the message).
-pub fn check_parallelism(dispatcher: &dyn fmt::Display, parallelism: usize) {
+pub(crate) fn check_parallelism(dispatcher: &dyn fmt::Display, parallelism: usize) {
     assert!(
         parallelism >= 1,
         "{dispatcher}.limited_parallelism({parallelism}): parallelism must be at least 1"
     );
 }
 
-/// See the module docs. Made by [`Dispatcher::limited_parallelism`].
+/// A view of a dispatcher that runs at most `n` runnables at once (kotlinx's
+/// `limitedParallelism`). Made by [`Dispatcher::limited_parallelism`].
+///
+/// # Algorithm
+///
+/// The view has its own lock-free FIFO queue and a count of *worker loops* it has running on
+/// the underlying dispatcher. `dispatch` pushes the runnable, then starts a loop if fewer than
+/// `n` run (a CAS on the count). A loop runs up to 16 runnables from the queue and then
+/// re-dispatches itself with a fair (FIFO) dispatch, so sibling views and other work on the
+/// underlying dispatcher get their turn. A loop that finds the queue empty gives up its place
+/// and then looks once more (a runnable pushed while it was leaving must not be stranded).
 pub struct LimitedDispatcher {
     shared: Arc<Shared>,
     /// Where this view's own `limited_parallelism` views go: `None` nests them inside this

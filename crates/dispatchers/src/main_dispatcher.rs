@@ -1,7 +1,8 @@
 //! `Dispatchers::main()` and `Dispatchers::main().immediate()`: route to the event loop that
 //! [`EventLoop::make_main`] registered (`run_main_loop` does it). With no main loop running,
-//! a dispatch fails its coroutine with
-//! [`DispatchError::NoMainLoop`](corral_core::DispatchError), a clear error instead of a hang.
+//! a dispatch fails its coroutine with [`DispatchError::NotRunning`](corral_core::DispatchError)
+//! ("Dispatchers.Main is not running: start it with run_main_loop before dispatching to it"),
+//! a clear error instead of a hang.
 
 use std::fmt;
 
@@ -22,7 +23,10 @@ impl Dispatch for MainDispatch {
         // The lock inside `EventLoop::main` is released before either call below.
         match EventLoop::main() {
             Some(main) => main.dispatcher().dispatch(runnable),
-            None => runnable.reject(DispatchError::NoMainLoop),
+            None => runnable.reject(DispatchError::NotRunning {
+                dispatcher: "Dispatchers.Main".to_owned(),
+                hint: "start it with run_main_loop before dispatching to it".to_owned(),
+            }),
         }
     }
 

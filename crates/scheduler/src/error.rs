@@ -50,6 +50,21 @@ pub enum BuildError {
 }
 
 /// Work a shut-down scheduler refused; [`into_inner`](Rejected::into_inner) gives it back.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use corral_scheduler::CoroutineScheduler;
+///
+/// let pool = CoroutineScheduler::builder().name("closed").build().unwrap();
+/// pool.shutdown(Duration::from_secs(5));
+/// let rejected = pool.execute(|| println!("never runs here")).unwrap_err();
+/// assert_eq!(rejected.scheduler(), "closed");
+/// assert!(rejected.to_string().contains("shut down"));
+/// rejected.into_inner().run(); // the caller may run it itself, or drop it
+/// ```
 #[derive(thiserror::Error)]
 #[error("scheduler `{scheduler}` is shut down and accepts no new work")]
 pub struct Rejected<T> {

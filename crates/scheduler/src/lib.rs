@@ -12,17 +12,17 @@
 //!
 //! # Parts
 //!
-//! * [`control`](crate::control): threads and free permits in one atomic word, the count of
+//! * `control`: threads and free permits in one atomic word, the count of
 //!   blocking tasks beside it.
-//! * [`local_queue`]: each worker's ring (owner pushes without a CAS, thieves steal half), plus
-//!   the "run next" slot ([`run_next`](crate::run_next)) that gives ping-pong affinity but lets
+//! * `local_queue`: each worker's ring (owner pushes without a CAS, thieves steal half), plus
+//!   the "run next" slot (`run_next`) that gives ping-pong affinity but lets
 //!   thieves rescue a task stuck behind a blocked worker.
-//! * [`GlobalQueue`]: external submissions and overflow; lock-free and it gives memory back.
-//! * [`permit_gate`](crate::permit_gate): where a worker leaving a blocking section waits for a
+//! * `GlobalQueue`: external submissions and overflow; lock-free and it gives memory back.
+//! * `permit_gate`: where a worker leaving a blocking section waits for a
 //!   CPU permit.
-//! * [`idle`](crate::idle): the parked-worker stack ([`index_stack`](crate::index_stack)) and the
+//! * `idle`: the parked-worker stack (`index_stack`) and the
 //!   searching count, with the rule that makes lost wake-ups impossible.
-//! * [`worker`](crate::worker): where a worker looks for work, when it parks or retires, and
+//! * `worker`: where a worker looks for work, when it parks or retires, and
 //!   [`block_in_place`]: a CPU task about to block its thread gives its permit back meanwhile.
 //!
 //! # Configuration
@@ -35,15 +35,30 @@
 //! large core pool size costs nothing until it is used; a thread the OS refuses to create is
 //! logged and the pool runs with the threads it has.
 //!
+//! # Features
+//!
+//! * `bench-internals` (off by default): makes the worker ring (`local_queue`), its capacity
+//!   and the `GlobalQueue` public so the repository's criterion benches can measure them
+//!   alone. They are machinery, not API: no stability promise, and only `corral-benches`
+//!   enables the feature.
+//!
 //! `docs/architecture.md` in the repository walks a task through these parts. The loom models
 //! live in `src/loom_tests/` (`--cfg corral_loom`), the stress tests in `tests/`.
 
 mod control;
 mod error;
+// `pub` items for the `bench-internals` feature; crate-private without it.
+#[cfg_attr(not(feature = "bench-internals"), allow(unreachable_pub))]
 mod global_queue;
 mod idle;
 mod index_stack;
+// The ring and the global queue are machinery; the `bench-internals` feature exposes them to
+// the criterion benches only (see the crate docs).
+#[cfg(feature = "bench-internals")]
 pub mod local_queue;
+#[cfg(not(feature = "bench-internals"))]
+#[allow(unreachable_pub)]
+mod local_queue;
 mod loom;
 #[cfg(all(test, corral_loom))]
 mod loom_tests;
@@ -56,7 +71,9 @@ mod worker;
 
 pub use control::MAX_POOL_SIZE;
 pub use error::{BuildError, Rejected};
+#[cfg(feature = "bench-internals")]
 pub use global_queue::GlobalQueue;
+#[cfg(feature = "bench-internals")]
 pub use local_queue::LOCAL_QUEUE_CAPACITY;
 pub use scheduler::{
     default_core_pool_size, CoroutineScheduler, SchedulerBuilder, SchedulerCounters,

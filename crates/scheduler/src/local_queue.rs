@@ -73,23 +73,6 @@ fn unpack(head: u64) -> (u32, u32) {
 }
 
 /// Creates an empty queue: the owner's handle and a handle for thieves.
-///
-/// # Examples
-///
-/// ```
-/// use corral_core::Runnable;
-/// use corral_scheduler::{local_queue, GlobalQueue};
-///
-/// let (mut owner, stealer) = local_queue::new();
-/// let (mut thief, _) = local_queue::new();
-/// let global = GlobalQueue::new();
-/// for _ in 0..4 {
-///     owner.push_back(Runnable::from_fn(|| {}), &global);
-/// }
-/// let first = stealer.steal_into(&mut thief).expect("half of 4 is 2 tasks");
-/// first.run();
-/// assert_eq!((owner.len(), thief.len()), (2, 1));
-/// ```
 pub fn new() -> (Owner, Stealer) {
     let inner = Arc::new(Inner {
         head: AtomicU64::new(0),
@@ -266,7 +249,9 @@ impl Owner {
         }
     }
 
-    /// A thieves' handle to this queue.
+    /// A thieves' handle to this queue (the pool keeps the one `new` returns; the benches make
+    /// more).
+    #[cfg(feature = "bench-internals")]
     pub fn stealer(&self) -> Stealer {
         Stealer {
             inner: self.inner.clone(),
@@ -408,6 +393,21 @@ mod tests {
         Runnable::from_fn(move || {
             hits.fetch_add(value, std::sync::atomic::Ordering::Relaxed);
         })
+    }
+
+    #[test]
+    fn a_thief_takes_half() {
+        let (mut owner, stealer) = new();
+        let (mut thief, _) = new();
+        let global = GlobalQueue::new();
+        for _ in 0..4 {
+            owner.push_back(Runnable::from_fn(|| {}), &global);
+        }
+        let first = stealer
+            .steal_into(&mut thief)
+            .expect("half of 4 is 2 tasks");
+        first.run();
+        assert_eq!((owner.len(), thief.len()), (2, 1));
     }
 
     #[test]

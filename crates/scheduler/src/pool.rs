@@ -30,6 +30,38 @@
 //! with [`DispatchError::Rejected`] naming the OS error), never left waiting for a thread that
 //! will not come: a submitter re-checks the thread count after publishing, and whoever saw a
 //! spawn fail re-checks the queues after uncounting the thread, so one of them rejects it.
+//!
+//! # Spawns during shutdown
+//!
+//! [`close`](Pool::close) (from `CoroutineScheduler::shutdown`, an executor's `close`, or its
+//! last handle dropped) sets `closed` and wakes every parked worker. From then on workers run
+//! whatever they find, with or without a CPU permit, and exit at the first look that finds
+//! nothing; a closing pool starts no thread (`compensate`). A dispatch racing the close ends
+//! in one of these ways, and a task is never left in a queue nobody will look at again:
+//!
+//! 1. It reads `closed` as set before publishing: the runnable is handed back (`Err`), and
+//!    the caller rejects it (a coroutine fails with `DispatchError::Closed`).
+//! 2. It publishes to a global queue, then, after a `SeqCst` fence, reads `closed` again
+//!    (`reject_if_closed`):
+//!    * set: it rejects as closed everything the global queues hold at that moment, its own
+//!      task included unless a worker took it first. So when a submission races the close,
+//!      work queued before the close may be rejected instead of run; it is never dropped
+//!      silently.
+//!    * not set: the close comes later in the total order of `SeqCst` operations, so anyone
+//!      who looks at the queues after a fence that follows reading `closed` as set sees the
+//!      task. A worker still running finds it and runs it. A worker that sees the close while
+//!      it parks exits without another look (even one this submission just woke), so the
+//!      last worker to leave a closed pool fences and rejects what the global queues still
+//!      hold (`thread_exited`). A thread counted before the close still starts; its exit
+//!      makes it the last worker in turn, and if it fails to start, the failure path rejects
+//!      in its place.
+//! 3. A task a worker dispatches to its own "run next" slot or ring is run by that worker
+//!    before it parks, so before it exits; an exiting worker hands its local queue to the
+//!    global queue anyway.
+//!
+//! `shutdown` with a timeout also rejects what is left once every worker has exited; its
+//! [`ShutdownReport`](crate::ShutdownReport) counts the tasks it rejected itself, not those the
+//! last worker rejected before it looked.
 
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
@@ -382,8 +414,14 @@ impl Pool {
             self.control.remove_thread();
             // Pairs with `reject_if_threadless` of submitters: see the module docs.
             std::sync::atomic::fence(Ordering::SeqCst);
-            if self.control.created() == 0 && !self.is_closed() {
-                self.reject_queued_without_threads();
+            if self.control.created() == 0 {
+                if self.is_closed() {
+                    // No worker is left to run it, nor will one start ("Spawns during
+                    // shutdown" in the module docs).
+                    self.reject_global();
+                } else {
+                    self.reject_queued_without_threads();
+                }
             }
         }
     }
@@ -410,11 +448,31 @@ impl Pool {
             .push(index);
     }
 
-    /// Called last by every worker thread.
+    /// Called last by every worker thread. The last worker to leave a closed pool rejects
+    /// what a submission racing the close left in the global queues (see "Spawns during
+    /// shutdown" in the module docs).
     pub(crate) fn thread_exited(&self) {
-        let _guard = self.exited.0.lock().unwrap_or_else(PoisonError::into_inner);
-        self.live_threads.fetch_sub(1, Ordering::SeqCst);
-        self.exited.1.notify_all();
+        let left = {
+            let _guard = self.exited.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let left = self.live_threads.fetch_sub(1, Ordering::SeqCst) - 1;
+            self.exited.1.notify_all();
+            left
+        };
+        // Outside the lock: a rejected task's drop may run user code that calls `shutdown`,
+        // which takes it.
+        if left == 0 && self.is_closed() {
+            // Pairs with the fence of `reject_if_closed`: a submitter that read `closed` as
+            // false published its task before that fence, so these pops see it.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            let rejected = self.reject_global();
+            if rejected > 0 {
+                tracing::debug!(
+                    pool = %self.name,
+                    rejected,
+                    "rejected work submitted during shutdown"
+                );
+            }
+        }
     }
 
     /// Live worker threads.

@@ -60,6 +60,28 @@ pub struct CoroutineScheduler {
 }
 
 /// Configures a [`CoroutineScheduler`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use corral_scheduler::{BuildError, CoroutineScheduler};
+///
+/// let pool = CoroutineScheduler::builder()
+///     .core_pool_size(2) // CPU tasks at once
+///     .max_pool_size(8) // threads, blocking tasks' compensation included
+///     .keep_alive(Duration::from_secs(5))
+///     .name("example")
+///     .build()
+///     .unwrap();
+/// assert_eq!((pool.core_pool_size(), pool.max_pool_size()), (2, 8));
+/// assert!(pool.shutdown(Duration::from_secs(5)).is_clean());
+///
+/// // A configuration that cannot work is refused, with the reason.
+/// let refused = CoroutineScheduler::builder().core_pool_size(4).max_pool_size(2).build();
+/// assert_eq!(refused.unwrap_err(), BuildError::MaxBelowCore { core: 4, max: 2 });
+/// ```
 #[derive(Clone, Debug)]
 pub struct SchedulerBuilder {
     core_pool_size: Option<usize>,
@@ -292,12 +314,29 @@ pub struct SchedulerCounters {
 }
 
 /// What [`CoroutineScheduler::shutdown`] achieved.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use corral_scheduler::CoroutineScheduler;
+///
+/// let pool = CoroutineScheduler::builder().core_pool_size(1).build().unwrap();
+/// pool.execute(|| ()).unwrap();
+/// let report = pool.shutdown(Duration::from_secs(5));
+/// // Every worker exited and every queued task ran.
+/// assert!(report.is_clean());
+/// assert_eq!((report.threads_still_running, report.rejected_tasks), (0, 0));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ShutdownReport {
     /// Workers still running when the timeout passed (0: all exited).
     pub threads_still_running: usize,
-    /// Queued tasks that were rejected instead of run.
+    /// Queued tasks this call rejected instead of running them (once every worker had
+    /// exited). A task submitted while the pool closed, which the last exiting worker rejected
+    /// itself, is not counted here.
     pub rejected_tasks: usize,
     /// How long the call took.
     pub elapsed: Duration,

@@ -34,6 +34,9 @@
 //! * The local queue only ever holds CPU tasks; a worker without a permit never adds to it.
 //! * A worker that exits (retirement or shutdown) leaves nothing in its local queue: it moves
 //!   it to the global queue first.
+//! * In a closed pool a worker runs what it finds, permit or not, and exits at the first look
+//!   that finds nothing, without waiting; the last one to exit rejects what a submission
+//!   racing the close left queued (the pool's "Spawns during shutdown").
 
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
@@ -194,8 +197,7 @@ pub(crate) fn hand_off_blocking_count(pool: &Arc<Pool>) -> bool {
 /// like a task dispatched as `ProbablyBlocking`), so another thread, an idle one or one the
 /// pool adds within its maximum, runs the pool's CPU work meanwhile; afterwards it takes a
 /// permit back, waiting for one to be released if none is free. Anywhere else (another
-/// thread, a blocking task, a nested call) it just runs `block`. See the module docs of
-/// `worker.rs`.
+/// thread, a blocking task, a nested call) it just runs `block`.
 ///
 /// # Examples
 ///

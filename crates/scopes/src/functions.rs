@@ -22,7 +22,7 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use corral_core::{
-    async_scoped, current_context, is_active, running_dispatcher, scoped, yield_now, Context,
+    async_scoped, current_context, host_dispatcher, is_active, scoped, yield_now, Context,
     CoroutineStart, Job, JobError, NonCancellable, ScopeKind,
 };
 use corral_dispatchers::{schedule_timeout, TimeoutHandle};
@@ -137,7 +137,7 @@ fn route(context: Context) -> Route {
     }
     // Compared with where the caller runs, not with the dispatcher its context names: the root
     // of `run_blocking_with(D, ..)` names `D` but runs on the caller's loop (DISP-01 (d)).
-    let same_dispatcher = match (running_dispatcher(), combined.dispatcher()) {
+    let same_dispatcher = match (host_dispatcher(), combined.dispatcher()) {
         (Some(a), Some(b)) => a.same_as(b),
         (None, None) => true,
         _ => false,

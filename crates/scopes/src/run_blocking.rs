@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
-use corral_core::{scoped_on, Context, Dispatcher, JobError, Runnable, ScopeKind};
+use corral_core::{scoped_with_host, Context, Dispatcher, JobError, Runnable, ScopeKind};
 use corral_dispatchers::EventLoop;
 
 use crate::scope::CoroutineScope;
@@ -83,7 +83,7 @@ where
     // The root runs here, on this thread's loop, whatever dispatcher its context names for
     // the coroutines it launches.
     let runs_on = event_loop.dispatcher();
-    let mut root = pin!(scoped_on(
+    let mut root = pin!(scoped_with_host(
         context,
         runs_on,
         ScopeKind::Coroutine,

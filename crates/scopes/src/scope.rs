@@ -184,6 +184,18 @@ impl fmt::Debug for CoroutineScope {
 
 /// The scope of root coroutines that belong to no parent and run on `Dispatchers::default()`
 /// unless told otherwise (Kotlin `GlobalScope`). Prefer a scope with a job you own.
+///
+/// # Examples
+///
+/// ```
+/// use corral_scopes::{run_blocking, GlobalScope};
+///
+/// let job = GlobalScope::launch(|_| async { println!("on Dispatchers.Default") });
+/// assert!(job.parent().is_none()); // a root: nobody waits for it or cancels it
+/// let join = job.join();
+/// run_blocking(|_| join).unwrap();
+/// assert!(job.is_completed());
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct GlobalScope;
 

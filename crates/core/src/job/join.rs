@@ -1,11 +1,4 @@
 //! [`Join`]: the future returned by [`Job::join`].
-//!
-//! Polling order (kotlinx `joinSuspend` with prompt cancellation):
-//! 1. start the job if it is lazy (once);
-//! 2. if the calling coroutine is cancelled, stay pending: the coroutine is dropped at this
-//!    suspension (so `join` of an already finished job still "throws" for a cancelled caller);
-//! 3. ready once the job is final; otherwise register (or refresh) one waker entry, which is
-//!    removed again if the `Join` is dropped first.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,7 +9,14 @@ use crate::job::state_machine::CompletionEntry;
 use crate::job::Job;
 use crate::slab::SlabKey;
 
-/// Future of [`Job::join`]; see the module docs.
+/// Future of [`Job::join`].
+///
+/// Polling order (kotlinx `joinSuspend` with prompt cancellation):
+/// 1. start the job if it is lazy (once);
+/// 2. if the calling coroutine is cancelled, stay pending: the coroutine is dropped at this
+///    suspension (so `join` of an already finished job still "throws" for a cancelled caller);
+/// 3. ready once the job is final; otherwise register (or refresh) one waker entry, which is
+///    removed again if the `Join` is dropped first.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Join {

@@ -361,6 +361,21 @@ impl CompletionHandle {
 ///
 /// A failing child of a supervisor does not cancel it nor its siblings; the child reports its
 /// failure to its own `CoroutineExceptionHandler`.
+///
+/// # Examples
+///
+/// ```
+/// use corral_core::{
+///     try_launch, Context, CoroutineExceptionHandler, CoroutineStart, SupervisorJob,
+/// };
+///
+/// let supervisor = SupervisorJob::new();
+/// let quiet = CoroutineExceptionHandler::new(|_context, _error| {}); // instead of stderr
+/// let context = Context::new() + supervisor.clone() + quiet;
+/// let failed = try_launch(context, CoroutineStart::Default, |_| async { Err("refused") });
+/// assert!(failed.is_cancelled()); // failed: Kotlin counts a failed job as cancelled
+/// assert!(supervisor.is_active()); // its supervisor carries on
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct SupervisorJob;
 
