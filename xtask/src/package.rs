@@ -26,7 +26,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::cmd::Cmd;
-use crate::workspace::project_root;
+use crate::workspace::{project_root, target_dir};
 use crate::DynError;
 
 /// The `[package]` fields every published crate must have: what crates.io requires
@@ -43,6 +43,9 @@ const REQUIRED_FIELDS: [&str; 7] = [
 
 /// crates.io's limit on `keywords`.
 const MAX_KEYWORDS: usize = 5;
+
+/// The target directory of the packaging check, under the workspace's (see [`run`]).
+const CHECK_DIR: &str = "package-check";
 
 /// The files every published `.crate` must contain, at its root.
 const REQUIRED_FILES: [&str; 3] = ["README.md", "LICENSE-MIT", "LICENSE-APACHE"];
@@ -106,7 +109,18 @@ pub(crate) fn run() -> Result<(), DynError> {
         return Err(format!("published crates lack files:\n  {}", problems.join("\n  ")).into());
     }
 
-    let mut cmd = Cmd::cargo().args(["package", "--allow-dirty"]);
+    // Verification builds the packaged crates as if they came from a registry, and cargo
+    // takes a registry crate of the same version to be unchanged: in a reused target directory
+    // it would check today's crate against yesterday's build of its dependencies. So it gets
+    // a directory of its own, emptied first.
+    let check_dir = target_dir().join(CHECK_DIR);
+    if check_dir.exists() {
+        fs::remove_dir_all(&check_dir)
+            .map_err(|e| format!("cannot empty {}: {e}", check_dir.display()))?;
+    }
+    let mut cmd = Cmd::cargo()
+        .env("CARGO_TARGET_DIR", &check_dir)
+        .args(["package", "--allow-dirty"]);
     for name in &names {
         cmd = cmd.args(["-p", name]);
     }
