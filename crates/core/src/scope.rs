@@ -192,8 +192,7 @@ where
                 *this.bases,
                 this.runs_on.as_ref(),
             );
-            let polled = {
-                let _guard = current::enter(&frame);
+            let polled = current::enter(&frame, || {
                 let started = match this.block.take() {
                     Some(block) => start(block, this.context, job, this.future.as_mut()),
                     None => Ok(()),
@@ -205,7 +204,7 @@ where
                     (Ok(()), None) => unreachable!("the block is running"),
                     (Err(error), _) => Err(error),
                 }
-            };
+            });
             if let Ok(Ok(Poll::Pending)) = polled {
                 if !frame.must_drop() {
                     return Poll::Pending;
@@ -290,42 +289,46 @@ fn block_done<Fut: Future>(
     frame: &Frame,
 ) -> (BodyOutcome, Option<Fut::Output>) {
     // The block is dropped in its frame, as it was polled (its destructor sees the scope).
-    let _guard = current::enter(frame);
-    let mut drop_block = || match panic::catch_unwind(AssertUnwindSafe(|| future.set(None))) {
-        Ok(()) => BodyOutcome::Dropped,
-        Err(payload) => BodyOutcome::Failed(JobError::from_panic(payload)),
-    };
-    match polled {
-        // The block panicked when called: there is no future.
-        Err(error) => (BodyOutcome::Failed(error), None),
-        Ok(Ok(Poll::Ready(value))) => match drop_block() {
-            BodyOutcome::Dropped if !job.is_cancelled() => (BodyOutcome::Completed, Some(value)),
-            // A value produced after cancellation is discarded; a panic of its destructor
-            // fails the scope (it must not unwind past the scope job, which would then never
-            // complete).
-            BodyOutcome::Dropped => {
-                match panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
-                    Ok(()) => (BodyOutcome::Completed, None),
-                    Err(payload) => (BodyOutcome::Failed(JobError::from_panic(payload)), None),
+    current::enter(frame, || {
+        let mut drop_block = || match panic::catch_unwind(AssertUnwindSafe(|| future.set(None))) {
+            Ok(()) => BodyOutcome::Dropped,
+            Err(payload) => BodyOutcome::Failed(JobError::from_panic(payload)),
+        };
+        match polled {
+            // The block panicked when called: there is no future.
+            Err(error) => (BodyOutcome::Failed(error), None),
+            Ok(Ok(Poll::Ready(value))) => match drop_block() {
+                BodyOutcome::Dropped if !job.is_cancelled() => {
+                    (BodyOutcome::Completed, Some(value))
                 }
-            }
-            failed => {
-                // The block's destructor failed first and wins.
-                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
-                    drop_panic_payload(payload);
+                // A value produced after cancellation is discarded; a panic of its destructor
+                // fails the scope (it must not unwind past the scope job, which would then never
+                // complete).
+                BodyOutcome::Dropped => {
+                    match panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+                        Ok(()) => (BodyOutcome::Completed, None),
+                        Err(payload) => (BodyOutcome::Failed(JobError::from_panic(payload)), None),
+                    }
                 }
-                (failed, None)
+                failed => {
+                    // The block's destructor failed first and wins.
+                    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value)))
+                    {
+                        drop_panic_payload(payload);
+                    }
+                    (failed, None)
+                }
+            },
+            Ok(Ok(Poll::Pending)) => (drop_block(), None),
+            Ok(Err(payload)) => {
+                let error = JobError::from_panic(payload);
+                // A second panic from the destructor of a panicked block is dropped: the first
+                // failure wins.
+                let _ = drop_block();
+                (BodyOutcome::Failed(error), None)
             }
-        },
-        Ok(Ok(Poll::Pending)) => (drop_block(), None),
-        Ok(Err(payload)) => {
-            let error = JobError::from_panic(payload);
-            // A second panic from the destructor of a panicked block is dropped: the first
-            // failure wins.
-            let _ = drop_block();
-            (BodyOutcome::Failed(error), None)
         }
-    }
+    })
 }
 
 /// After the block ended: waits for the scope job to be final (all descendants done) and
