@@ -54,12 +54,14 @@
 //! 1. A frame is made by the poll that pushes it, from references that poll holds (the task's
 //!    own fields, or the pinned scope future's), or copied from the enclosing frame, which
 //!    outlives it; the frame itself lives on that poll's stack.
-//! 2. A frame is reachable from `CURRENT` only inside [`enter`], which pushes it, runs its
-//!    closure and pops it again when the closure returns *or unwinds*; so frames leave in LIFO
-//!    order and none is left behind once its poll's borrow of it ends. [`with_frame`] lends the
-//!    innermost frame only for the duration of its own closure.
+//! 2. A frame is reachable from `CURRENT` only inside [`enter`] (or [`enter_catching`]),
+//!    which pushes it, runs its closure and pops it again when the closure returns *or
+//!    unwinds*; so frames leave in LIFO order and none is left behind once its poll's borrow
+//!    of it ends. [`with_frame`] lends the innermost frame only for the duration of its own
+//!    closure.
 
 use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::sync::Weak;
 use std::task::{Poll, Waker};
@@ -293,36 +295,49 @@ pub(crate) fn poll_on_cancel() {
 
 /// Runs `f` with `frame` pushed as the current frame of this thread, and pops the frame again
 /// when `f` returns or unwinds (rule 2 of the module docs).
+///
+/// Always inlined, in debug builds too, so it costs no stack frame of its own.
+#[inline(always)]
 pub(crate) fn enter<R>(frame: &Frame, f: impl FnOnce() -> R) -> R {
-    let _pushed = Pushed::new(frame);
+    push(frame);
+    let _popped = PopOnDrop(frame);
     f()
 }
 
-/// The frame [`enter`] pushed, popped when this is dropped; made only there, so no frame
-/// outlives its `enter`.
-struct Pushed<'a> {
-    frame: &'a Frame,
+/// [`enter`] for a caller that catches the panic of `f` anyway (a scope frame polling its
+/// block): one closure where `enter` and `catch_unwind` would take two, so one stack frame less
+/// in debug builds, once per nesting level of scopes.
+#[inline(always)]
+pub(crate) fn enter_catching<R>(frame: &Frame, f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    push(frame);
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    pop(frame);
+    result
 }
 
-impl<'a> Pushed<'a> {
-    fn new(frame: &'a Frame) -> Pushed<'a> {
-        CURRENT.with(|current| {
-            frame.prev.set(current.get());
-            current.set(frame);
-        });
-        Pushed { frame }
-    }
+/// Makes `frame` the current frame of this thread (only [`enter`] and [`enter_catching`] do).
+fn push(frame: &Frame) {
+    CURRENT.with(|current| {
+        frame.prev.set(current.get());
+        current.set(frame);
+    });
 }
 
-impl Drop for Pushed<'_> {
+/// Makes the frame `frame` was pushed on the current one again.
+fn pop(frame: &Frame) {
+    CURRENT.with(|current| {
+        debug_assert!(ptr::eq(current.get(), frame), "frames popped out of order");
+        current.set(frame.prev.get());
+    });
+}
+
+/// Pops its frame when dropped: when [`enter`]'s closure returns or unwinds. Private, so only
+/// `enter` holds one.
+struct PopOnDrop<'a>(&'a Frame);
+
+impl Drop for PopOnDrop<'_> {
     fn drop(&mut self) {
-        CURRENT.with(|current| {
-            debug_assert!(
-                ptr::eq(current.get(), self.frame),
-                "frames popped out of order"
-            );
-            current.set(self.frame.prev.get());
-        });
+        pop(self.0);
     }
 }
 

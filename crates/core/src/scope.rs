@@ -192,19 +192,15 @@ where
                 *this.bases,
                 this.runs_on.as_ref(),
             );
-            let polled = current::enter(&frame, || {
-                let started = match this.block.take() {
-                    Some(block) => start(block, this.context, job, this.future.as_mut()),
-                    None => Ok(()),
-                };
-                match (started, this.future.as_mut().as_pin_mut()) {
-                    (Ok(()), Some(block)) => {
-                        Ok(panic::catch_unwind(AssertUnwindSafe(|| block.poll(cx))))
-                    }
-                    (Ok(()), None) => unreachable!("the block is running"),
-                    (Err(error), _) => Err(error),
-                }
-            });
+            let started = match this.block.take() {
+                Some(block) => start(block, this.context, job, this.future.as_mut(), &frame),
+                None => Ok(()),
+            };
+            let polled = match (started, this.future.as_mut().as_pin_mut()) {
+                (Ok(()), Some(block)) => Ok(current::enter_catching(&frame, || block.poll(cx))),
+                (Ok(()), None) => unreachable!("the block is running"),
+                (Err(error), _) => Err(error),
+            };
             if let Ok(Ok(Poll::Pending)) = polled {
                 if !frame.must_drop() {
                     return Poll::Pending;
@@ -246,8 +242,8 @@ fn block_frame(
     })
 }
 
-/// Calls the block (once, with the frame pushed) and stores its future; a panic of the block
-/// is the scope's failure.
+/// Calls the block (once, with `frame` pushed) and stores its future; a panic of the block is
+/// the scope's failure.
 #[cold]
 #[inline(never)]
 fn start<F, Fut>(
@@ -255,12 +251,13 @@ fn start<F, Fut>(
     context: &Context,
     job: &Job,
     mut future: Pin<&mut Option<Fut>>,
+    frame: &Frame,
 ) -> Result<(), JobError>
 where
     F: FnOnce(Context) -> Fut,
 {
     let scope_context = context.clone().without_job().with_job(job.clone());
-    match panic::catch_unwind(AssertUnwindSafe(|| block(scope_context))) {
+    match current::enter_catching(frame, || block(scope_context)) {
         Ok(block_future) => {
             future.set(Some(block_future));
             Ok(())
