@@ -1,9 +1,9 @@
 //! The coroutine task: one allocation holding everything a coroutine needs.
 //!
 //! ```text
-//! Arc<Task<B>> ─┬─ cell:    StageCell (stage.rs)
-//!               │            ├─ state:  TaskState (atomic word, state.rs); RUNNING locks:
-//!               │            ├─ stage:  Init(closure) | Running(future) | Done
+//! Arc<Task<B>> ─┬─ cell:    StageCell (stage.rs): a lock whose lock bit is RUNNING
+//!               │            ├─ state:  TaskState (atomic word, state.rs)
+//!               │            ├─ stage:  Init(closure) | Running(future) | Done   (under RUNNING)
 //!               │            └─ output: Option<T>                    (written once, taken once)
 //!               ├─ shields: shield counters (`current`)
 //!               ├─ job:     JobCore (state byte + spin-lock-guarded tree data)
@@ -17,7 +17,7 @@
 //! The module is split as tokio's task module is:
 //! * [`state`]: the atomic state word that serialises polls and wakes;
 //! * `stage`: the stage and the output behind the `RUNNING` bit, reached only through the
-//!   `Running` guard its state transition returns (the only `unsafe` of the task's data);
+//!   `Running` guard that claiming `RUNNING` returns, so the run loop needs no `unsafe`;
 //! * `run`: the run loop below and the completion path, and the `RunTask` impl;
 //! * `waker`: the `Wake` impl, the borrowed waker of a poll, `yield_now`'s request and the
 //!   hand-over to the dispatcher;
