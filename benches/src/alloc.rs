@@ -34,7 +34,8 @@ fn on_dealloc(size: usize) {
 // `GlobalAlloc` contract is `System`'s; the counters only observe sizes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract for `layout`, which is
+        // what `System.alloc` requires; the arguments are passed on unchanged.
         let ptr = unsafe { System.alloc(layout) };
         if !ptr.is_null() {
             on_alloc(layout.size());
@@ -43,7 +44,8 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `alloc_zeroed`'s contract.
+        // SAFETY: the caller upholds `GlobalAlloc::alloc_zeroed`'s contract for `layout`, which
+        // is what `System.alloc_zeroed` requires; the arguments are passed on unchanged.
         let ptr = unsafe { System.alloc_zeroed(layout) };
         if !ptr.is_null() {
             on_alloc(layout.size());
@@ -52,13 +54,15 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged; `ptr` was allocated by `System` with `layout`.
+        // SAFETY: the caller guarantees that `ptr` came from this allocator with `layout`, and
+        // every allocation here is `System`'s, which is what `System.dealloc` requires.
         unsafe { System.dealloc(ptr, layout) };
         on_dealloc(layout.size());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `realloc`'s contract.
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract, and `ptr` came from
+        // `System` (every allocation here is its), which is what `System.realloc` requires.
         let new = unsafe { System.realloc(ptr, layout, new_size) };
         if !new.is_null() {
             on_dealloc(layout.size());

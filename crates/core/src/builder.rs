@@ -136,7 +136,9 @@ fn spawn<B: Body>(
     match start {
         CoroutineStart::Default | CoroutineStart::Atomic => task.wake_task(),
         CoroutineStart::Lazy => {}
-        CoroutineStart::Undispatched => task.clone().run_inline_first(),
+        // SAFETY: an Undispatched task is created `RUNNING` (above), so no wake since then
+        // could dispatch it nor any runnable run it; this is its first run, made once.
+        CoroutineStart::Undispatched => unsafe { task.clone().run_inline_first() },
     }
     task
 }

@@ -47,7 +47,21 @@
 //! `==`.
 //!
 //! # Safety of the raw pointers
+//!
+//! A frame holds raw pointers (its job, context, shield owner and counters, yield flag and the
+//! dispatcher it runs on) and `CURRENT` holds a raw pointer to the innermost frame. Two rules
+//! keep every one of them valid while it can be read:
+//! 1. A frame is made by the poll that pushes it, from references that poll holds (the task's
+//!    own fields, or the pinned scope future's), or copied from the enclosing frame, which
+//!    outlives it; the frame itself lives on that poll's stack.
+//! 2. A frame is reachable from `CURRENT` only inside [`enter`] (or [`enter_catching`]),
+//!    which pushes it, runs its closure and pops it again when the closure returns *or
+//!    unwinds*; so frames leave in LIFO order and none is left behind once its poll's borrow
+//!    of it ends. [`with_frame`] lends the innermost frame only for the duration of its own
+//!    closure.
+
 use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::sync::Weak;
 use std::task::{Poll, Waker};
@@ -61,17 +75,17 @@ use crate::trampoline;
 
 /// One coroutine frame; see the module docs.
 pub(crate) struct Frame {
-    pub(crate) job: *const Job,
+    job: *const Job,
     /// The context of the frame; its job element, if any, is never read (the job is `job`).
-    pub(crate) context: *const Context,
+    context: *const Context,
     /// The job whose node holds `shields` (see "Who owns a shield" in the module docs).
     owner: *const Job,
     /// `owner`'s counters, read directly on every poll (no virtual call).
     shields: *const Shields,
-    pub(crate) hard_base: u32,
-    pub(crate) watch_base: u32,
+    hard_base: u32,
+    watch_base: u32,
     /// Set by `yield_now` in the task that owns this frame (null outside tasks).
-    pub(crate) yield_flag: Option<*const dyn YieldRequest>,
+    yield_flag: Option<*const dyn YieldRequest>,
     /// Where this frame's code actually runs, when that is not its context's dispatcher (null
     /// otherwise). A block entered with `scoped_with_host` runs on its host (say, an event loop
     /// the calling thread drives) while its context names another dispatcher for its children;
@@ -156,7 +170,8 @@ impl Frame {
 
     /// The job owning this frame's shield counters (see the module docs).
     pub(crate) fn owner(&self) -> &Job {
-        // SAFETY: module docs: the owner outlives the frame.
+        // SAFETY: the owner's job was lent by the poll that built this frame, and it outlives
+        // the frame (rule 1 of the module docs), which `&self` keeps alive.
         unsafe { &*self.owner }
     }
 
@@ -171,22 +186,29 @@ impl Frame {
     }
 
     fn job(&self) -> &Job {
-        // SAFETY: module docs: `job` outlives the frame.
+        // SAFETY: the frame's job was lent by the poll that built this frame, and it outlives
+        // the frame (rule 1 of the module docs), which `&self` keeps alive.
         unsafe { &*self.job }
+    }
+
+    fn context(&self) -> &Context {
+        // SAFETY: the context was lent by the poll that built this frame, and it outlives the
+        // frame (rule 1 of the module docs), which `&self` keeps alive.
+        unsafe { &*self.context }
     }
 
     /// The dispatcher this frame's code runs on (see `runs_on`); `None` for a frame whose
     /// context names no dispatcher (it runs in place wherever it is resumed).
     fn runs_on(&self) -> Option<&Dispatcher> {
-        // Both pointers belong to whoever pushed the frame, which pops it first (module docs).
-        // SAFETY: `runs_on` is null or points at a dispatcher that outlives the frame.
+        // SAFETY: `runs_on` is null or points at a dispatcher lent by the poll that built this
+        // frame, which outlives the frame (rule 1 of the module docs); `&self` keeps it alive.
         let runs_on = unsafe { self.runs_on.as_ref() };
-        // SAFETY: the context outlives the frame (module docs).
-        runs_on.or_else(|| unsafe { &*self.context }.dispatcher())
+        runs_on.or_else(|| self.context().dispatcher())
     }
 
     pub(crate) fn shields(&self) -> &Shields {
-        // SAFETY: module docs: `shields` outlives the frame.
+        // SAFETY: the counters belong to the owner's node, which outlives the frame (rule 1 of
+        // the module docs); `&self` keeps the frame alive.
         unsafe { &*self.shields }
     }
 
@@ -272,36 +294,60 @@ pub(crate) fn poll_on_cancel() {
     });
 }
 
-/// Pops the frame it pushed when dropped.
-pub(crate) struct FrameGuard<'a> {
-    frame: &'a Frame,
+/// Runs `f` with `frame` pushed as the current frame of this thread, and pops the frame again
+/// when `f` returns or unwinds (rule 2 of the module docs).
+///
+/// Always inlined, in debug builds too, so it costs no stack frame of its own.
+#[inline(always)]
+pub(crate) fn enter<R>(frame: &Frame, f: impl FnOnce() -> R) -> R {
+    push(frame);
+    let _popped = PopOnDrop(frame);
+    f()
 }
 
-/// Pushes `frame` as the current frame of this thread until the guard is dropped.
-pub(crate) fn enter(frame: &Frame) -> FrameGuard<'_> {
+/// [`enter`] for a caller that catches the panic of `f` anyway (a scope frame polling its
+/// block): one closure where `enter` and `catch_unwind` would take two, so one stack frame less
+/// in debug builds, once per nesting level of scopes.
+#[inline(always)]
+pub(crate) fn enter_catching<R>(frame: &Frame, f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    push(frame);
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    pop(frame);
+    result
+}
+
+/// Makes `frame` the current frame of this thread (only [`enter`] and [`enter_catching`] do).
+fn push(frame: &Frame) {
     CURRENT.with(|current| {
         frame.prev.set(current.get());
         current.set(frame);
     });
-    FrameGuard { frame }
 }
 
-impl Drop for FrameGuard<'_> {
+/// Makes the frame `frame` was pushed on the current one again.
+fn pop(frame: &Frame) {
+    CURRENT.with(|current| {
+        debug_assert!(ptr::eq(current.get(), frame), "frames popped out of order");
+        current.set(frame.prev.get());
+    });
+}
+
+/// Pops its frame when dropped: when [`enter`]'s closure returns or unwinds. Private, so only
+/// `enter` holds one.
+struct PopOnDrop<'a>(&'a Frame);
+
+impl Drop for PopOnDrop<'_> {
     fn drop(&mut self) {
-        CURRENT.with(|current| {
-            debug_assert!(
-                ptr::eq(current.get(), self.frame),
-                "frames popped out of order"
-            );
-            current.set(self.frame.prev.get());
-        });
+        pop(self.0);
     }
 }
 
 /// Runs `f` with the innermost frame, if any.
 pub(crate) fn with_frame<R>(f: impl FnOnce(Option<&Frame>) -> R) -> R {
     let frame = CURRENT.with(Cell::get);
-    // SAFETY: a non-null `CURRENT` points at a frame whose guard is still alive (module docs).
+    // SAFETY: a non-null `CURRENT` points at a frame whose `enter` has not returned yet, so it
+    // is alive, and it stays alive while `f` runs on this thread: `f` can only push and pop
+    // frames nested inside it (rule 2 of the module docs).
     f(unsafe { frame.as_ref() })
 }
 
@@ -426,19 +472,12 @@ impl ShieldGuard {
 
 /// The job of the current coroutine (or of the innermost scope function's frame).
 pub fn current_job() -> Option<Job> {
-    // SAFETY: module docs.
-    with_frame(|frame| frame.map(|frame| unsafe { &*frame.job }.clone()))
+    with_frame(|frame| frame.map(|frame| frame.job().clone()))
 }
 
 /// The context of the current coroutine frame, its job included; `None` outside coroutines.
 pub fn current_context() -> Option<Context> {
-    with_frame(|frame| {
-        frame.map(|frame| {
-            // SAFETY: module docs.
-            let (context, job) = unsafe { (&*frame.context, &*frame.job) };
-            context.clone().with_job(job.clone())
-        })
-    })
+    with_frame(|frame| frame.map(|frame| frame.context().clone().with_job(frame.job().clone())))
 }
 
 /// The dispatcher hosting the current coroutine's code right now (`None` outside coroutines
@@ -452,14 +491,12 @@ pub fn host_dispatcher() -> Option<Dispatcher> {
 
 /// `true` outside coroutines, else whether the current job is active (Kotlin `isActive`).
 pub fn is_active() -> bool {
-    // SAFETY: module docs.
-    with_frame(|frame| frame.is_none_or(|frame| unsafe { &*frame.job }.is_active()))
+    with_frame(|frame| frame.is_none_or(|frame| frame.job().is_active()))
 }
 
 /// `Err` with the cancellation cause if the current coroutine is not active.
 pub fn ensure_active() -> Result<(), JobError> {
-    // SAFETY: module docs.
-    with_frame(|frame| frame.map_or(Ok(()), |frame| unsafe { &*frame.job }.ensure_active()))
+    with_frame(|frame| frame.map_or(Ok(()), |frame| frame.job().ensure_active()))
 }
 
 /// `yield_now`'s poll, looking at the current frame once (it runs once per yield, on the
@@ -482,14 +519,16 @@ pub(crate) fn poll_yield(yielded: &mut bool, waker: &Waker) -> Poll<()> {
         if std::mem::replace(yielded, true) {
             return Poll::Ready(());
         }
-        // SAFETY: module docs: the context outlives the frame.
-        let context = unsafe { &*frame.context };
-        let in_place = context.dispatcher().is_none_or(|d| !d.is_dispatch_needed());
+        let in_place = frame
+            .context()
+            .dispatcher()
+            .is_none_or(|d| !d.is_dispatch_needed());
         if in_place && !trampoline::has_queued() {
             return Poll::Ready(());
         }
         let woken = frame.yield_flag.is_some_and(|flag| {
-            // SAFETY: module docs: the task outlives the frame.
+            // SAFETY: the yield flag is the task that pushed the outermost frame, and it
+            // outlives every frame of its run (rule 1 of the module docs).
             unsafe { &*flag }.request_yield(waker)
         });
         if !woken {

@@ -197,19 +197,14 @@ where
                 *this.bases,
                 this.runs_on.as_ref(),
             );
-            let polled = {
-                let _guard = current::enter(&frame);
-                let started = match this.block.take() {
-                    Some(block) => start(block, this.context, job, this.future.as_mut()),
-                    None => Ok(()),
-                };
-                match (started, this.future.as_mut().as_pin_mut()) {
-                    (Ok(()), Some(block)) => {
-                        Ok(panic::catch_unwind(AssertUnwindSafe(|| block.poll(cx))))
-                    }
-                    (Ok(()), None) => unreachable!("the block is running"),
-                    (Err(error), _) => Err(error),
-                }
+            let started = match this.block.take() {
+                Some(block) => start(block, this.context, job, this.future.as_mut(), &frame),
+                None => Ok(()),
+            };
+            let polled = match (started, this.future.as_mut().as_pin_mut()) {
+                (Ok(()), Some(block)) => Ok(current::enter_catching(&frame, || block.poll(cx))),
+                (Ok(()), None) => unreachable!("the block is running"),
+                (Err(error), _) => Err(error),
             };
             if let Ok(Ok(Poll::Pending)) = polled {
                 if !frame.must_drop() {
@@ -252,8 +247,8 @@ fn block_frame(
     })
 }
 
-/// Calls the block (once, with the frame pushed) and stores its future; a panic of the block
-/// is the scope's failure.
+/// Calls the block (once, with `frame` pushed) and stores its future; a panic of the block is
+/// the scope's failure.
 #[cold]
 #[inline(never)]
 fn start<F, Fut>(
@@ -261,12 +256,13 @@ fn start<F, Fut>(
     context: &Context,
     job: &Job,
     mut future: Pin<&mut Option<Fut>>,
+    frame: &Frame,
 ) -> Result<(), JobError>
 where
     F: FnOnce(Context) -> Fut,
 {
     let scope_context = context.clone().without_job().with_job(job.clone());
-    match panic::catch_unwind(AssertUnwindSafe(|| block(scope_context))) {
+    match current::enter_catching(frame, || block(scope_context)) {
         Ok(block_future) => {
             future.set(Some(block_future));
             Ok(())
@@ -295,42 +291,46 @@ fn block_done<Fut: Future>(
     frame: &Frame,
 ) -> (BodyOutcome, Option<Fut::Output>) {
     // The block is dropped in its frame, as it was polled (its destructor sees the scope).
-    let _guard = current::enter(frame);
-    let mut drop_block = || match panic::catch_unwind(AssertUnwindSafe(|| future.set(None))) {
-        Ok(()) => BodyOutcome::Dropped,
-        Err(payload) => BodyOutcome::Failed(JobError::from_panic(payload)),
-    };
-    match polled {
-        // The block panicked when called: there is no future.
-        Err(error) => (BodyOutcome::Failed(error), None),
-        Ok(Ok(Poll::Ready(value))) => match drop_block() {
-            BodyOutcome::Dropped if !job.is_cancelled() => (BodyOutcome::Completed, Some(value)),
-            // A value produced after cancellation is discarded; a panic of its destructor
-            // fails the scope (it must not unwind past the scope job, which would then never
-            // complete).
-            BodyOutcome::Dropped => {
-                match panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
-                    Ok(()) => (BodyOutcome::Completed, None),
-                    Err(payload) => (BodyOutcome::Failed(JobError::from_panic(payload)), None),
+    current::enter(frame, || {
+        let mut drop_block = || match panic::catch_unwind(AssertUnwindSafe(|| future.set(None))) {
+            Ok(()) => BodyOutcome::Dropped,
+            Err(payload) => BodyOutcome::Failed(JobError::from_panic(payload)),
+        };
+        match polled {
+            // The block panicked when called: there is no future.
+            Err(error) => (BodyOutcome::Failed(error), None),
+            Ok(Ok(Poll::Ready(value))) => match drop_block() {
+                BodyOutcome::Dropped if !job.is_cancelled() => {
+                    (BodyOutcome::Completed, Some(value))
                 }
-            }
-            failed => {
-                // The block's destructor failed first and wins.
-                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
-                    drop_panic_payload(payload);
+                // A value produced after cancellation is discarded; a panic of its destructor
+                // fails the scope (it must not unwind past the scope job, which would then never
+                // complete).
+                BodyOutcome::Dropped => {
+                    match panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+                        Ok(()) => (BodyOutcome::Completed, None),
+                        Err(payload) => (BodyOutcome::Failed(JobError::from_panic(payload)), None),
+                    }
                 }
-                (failed, None)
+                failed => {
+                    // The block's destructor failed first and wins.
+                    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value)))
+                    {
+                        drop_panic_payload(payload);
+                    }
+                    (failed, None)
+                }
+            },
+            Ok(Ok(Poll::Pending)) => (drop_block(), None),
+            Ok(Err(payload)) => {
+                let error = JobError::from_panic(payload);
+                // A second panic from the destructor of a panicked block is dropped: the first
+                // failure wins.
+                let _ = drop_block();
+                (BodyOutcome::Failed(error), None)
             }
-        },
-        Ok(Ok(Poll::Pending)) => (drop_block(), None),
-        Ok(Err(payload)) => {
-            let error = JobError::from_panic(payload);
-            // A second panic from the destructor of a panicked block is dropped: the first
-            // failure wins.
-            let _ = drop_block();
-            (BodyOutcome::Failed(error), None)
         }
-    }
+    })
 }
 
 /// After the block ended: waits for the scope job to be final (all descendants done) and

@@ -102,15 +102,17 @@ impl<T> Deref for SpinLockGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // The guard exists, so this thread holds the lock (invariant 1).
-        // SAFETY: nobody else touches `value` until the guard is dropped.
+        // SAFETY: the guard exists, so this thread holds the lock (invariant 1) and nobody else
+        // touches `value` until the guard is dropped.
         unsafe { &*self.lock.value.get() }
     }
 }
 
 impl<T> DerefMut for SpinLockGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in `deref`; `&mut self` makes this the only reference through the guard.
+        // SAFETY: the guard exists, so this thread holds the lock (invariant 1) and nobody else
+        // touches `value` until the guard is dropped; `&mut self` makes this the only
+        // reference made through the guard.
         unsafe { &mut *self.lock.value.get() }
     }
 }

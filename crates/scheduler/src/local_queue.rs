@@ -61,7 +61,9 @@ struct Inner {
 // (a slot belongs to exactly one thread at a time, handed over by the `head`/`tail` atomics with
 // acquire/release ordering), and `Runnable` is `Send`.
 unsafe impl Send for Inner {}
-// SAFETY: as above; shared access to `Inner` only goes through its atomics and claimed slots.
+// SAFETY: shared access to `Inner` goes only through its atomics and through slots claimed
+// under the ownership protocol of the module docs (one thread per slot at a time, handed over
+// with acquire/release on `head` and `tail`).
 unsafe impl Sync for Inner {}
 
 fn pack(steal: u32, real: u32) -> u64 {
@@ -112,8 +114,8 @@ impl Inner {
     /// acquire load or CAS that made the claim).
     unsafe fn take(&self, position: u32) -> Runnable {
         self.buffer[(position & MASK) as usize].with(|slot| {
-            // The value is moved out once; the slot is treated as empty afterwards.
-            // SAFETY: by this function's contract the slot is initialised and ours alone.
+            // SAFETY: by this function's contract the slot is initialised and claimed by the
+            // caller alone, who treats it as empty afterwards, so the value is moved out once.
             unsafe { (*slot).assume_init_read() }
         })
     }
@@ -149,8 +151,9 @@ impl Owner {
             // Only this thread writes `tail`.
             let tail = inner.tail.load(Ordering::Relaxed);
             if tail.wrapping_sub(steal) < LOCAL_QUEUE_CAPACITY as u32 {
-                // The release store below publishes the write to thieves.
-                // SAFETY: `tail` is outside `steal..tail` and we are the owner (`&mut self`).
+                // SAFETY: the ring has room, so slot `tail` lies outside `steal..tail`, where
+                // no thief reads, and only the owner (`&mut self`) writes at `tail`; the
+                // release store below publishes the write to thieves.
                 unsafe { inner.put(tail, task) };
                 inner.tail.store(tail.wrapping_add(1), Ordering::Release);
                 return;
@@ -193,8 +196,8 @@ fn push_overflow(
         return Err(task);
     }
     let batch = (0..HALF).map(|offset| {
-        // The CAS above moved `real` past `real..real + HALF` while no thief was active.
-        // SAFETY: so those slots are ours and were published by our own earlier pushes.
+        // SAFETY: the CAS above moved `real` past `real..real + HALF` while no thief was
+        // active, so those slots are ours alone and hold tasks our own earlier pushes wrote.
         unsafe { inner.take(real.wrapping_add(offset)) }
     });
     overflow.push_batch(batch.chain(std::iter::once(task)));
@@ -227,8 +230,8 @@ impl Owner {
                 Err(actual) => head = actual,
             }
         };
-        // The CAS moved `real` past `position`, which lies in `real..tail`.
-        // SAFETY: so we claimed the slot, and it holds a task we pushed earlier.
+        // SAFETY: the CAS moved `real` past `position`, which lies in `real..tail`: the slot
+        // is claimed by us alone and holds a task we pushed earlier.
         Some(unsafe { inner.take(position) })
     }
 
@@ -276,9 +279,9 @@ impl Stealer {
             return None;
         }
         let last = dst_tail.wrapping_add(count - 1);
-        // `steal_half` wrote `count` tasks at `dst_tail..dst_tail + count` of the destination,
-        // which its owner (us) has not published yet.
-        // SAFETY: so the last of them is initialised and ours to take.
+        // SAFETY: `steal_half` wrote `count` tasks at `dst_tail..dst_tail + count` of the
+        // destination, which its owner (us) has not published yet, so the last of them is
+        // initialised and no other thread reads it.
         let task = unsafe { dst.take(last) };
         if count > 1 {
             dst.tail.store(last, Ordering::Release);
@@ -312,13 +315,14 @@ impl Stealer {
             }
         };
         for offset in 0..count {
-            // Our CAS claimed `first..first + count` (now `steal..real`, which the owner does
-            // not overwrite and other thieves do not touch), and the acquire load of `tail`
-            // ordered the owner's writes of these slots before our reads.
-            // SAFETY: so this slot is initialised and ours alone.
+            // SAFETY: our CAS claimed `first..first + count` (now `steal..real`, which the
+            // owner does not overwrite and other thieves do not touch), and the acquire load
+            // of `tail` ordered the owner's writes of these slots before our reads, so this
+            // slot is initialised and ours alone.
             let task = unsafe { src.take(first.wrapping_add(offset)) };
-            // We publish it with the tail store later.
-            // SAFETY: `dst_tail + offset` is past the published tail, in room our caller freed.
+            // SAFETY: `dst_tail + offset` is past the destination's published tail, in room
+            // our caller (its owner) checked is free, so no other thread reads or writes that
+            // slot; the owner publishes it with its tail store later.
             unsafe { dst.put(dst_tail.wrapping_add(offset), task) };
         }
         // Release the claim: `steal` catches up with `real` (which the owner may have moved).
@@ -359,8 +363,8 @@ impl Drop for Inner {
         let tail = self.tail.load(Ordering::Relaxed);
         let mut position = real;
         while position != tail {
-            // Each task in `real..tail` is moved out (and dropped) once.
-            // SAFETY: with `&mut self`, nobody else can reach these slots any more.
+            // SAFETY: `&mut self` excludes every other access, and each slot of `real..tail`
+            // holds a queued task, moved out (and dropped) once here.
             drop(unsafe { self.take(position) });
             position = position.wrapping_add(1);
         }

@@ -48,7 +48,8 @@ pub(crate) struct RunNext {
 // SAFETY: `value` is only accessed by the thread that moved `state` to BUSY (see the module
 // docs), with acquire/release ordering on `state` handing it over; `Runnable` is `Send`.
 unsafe impl Send for RunNext {}
-// SAFETY: as above.
+// SAFETY: shared access to `value` is only by the thread that moved `state` to BUSY, which
+// acquire/release on `state` hands from thread to thread (module docs); `Runnable` is `Send`.
 unsafe impl Sync for RunNext {}
 
 impl Default for RunNext {
@@ -71,7 +72,8 @@ impl RunNext {
             .is_ok()
         {
             self.value.with_mut(|value| {
-                // SAFETY: we moved the slot EMPTY -> BUSY: it is ours and holds no value.
+                // SAFETY: we moved the slot EMPTY -> BUSY, so it is ours alone and holds no
+                // value that the write could leak.
                 unsafe { (*value).write(task) };
             });
             self.stamp.store(stamp, Ordering::Relaxed);
@@ -84,8 +86,8 @@ impl RunNext {
             .is_ok()
         {
             let previous = self.value.with_mut(|value| {
-                // The acquire CAS ordered the value's write before this read.
-                // SAFETY: we moved the slot FULL -> BUSY: it is ours and holds a value.
+                // SAFETY: we moved the slot FULL -> BUSY, so it is ours alone and holds a
+                // value, whose write the acquire CAS ordered before this read.
                 unsafe { std::mem::replace(&mut *value, MaybeUninit::new(task)).assume_init() }
             });
             self.stamp.store(stamp, Ordering::Relaxed);
@@ -110,8 +112,8 @@ impl RunNext {
             return None;
         }
         let task = self.value.with_mut(|value| {
-            // The value is moved out once.
-            // SAFETY: we moved the slot FULL -> BUSY: it is ours and holds a value.
+            // SAFETY: we moved the slot FULL -> BUSY, so it is ours alone and holds a value
+            // (ordered by the acquire CAS), moved out once: the slot is EMPTY afterwards.
             unsafe { (*value).assume_init_read() }
         });
         self.state.store(EMPTY, Ordering::Release);

@@ -20,7 +20,7 @@ unsafe impl Sync for Guarded {}
 
 fn increment(guarded: &Guarded) {
     let _guard = guarded.lock.lock();
-    // SAFETY: the lock is held; loom checks that no other access overlaps this one.
+    // SAFETY: the lock is held, so no other access overlaps this one (what loom checks).
     guarded.counter.with_mut(|counter| unsafe { *counter += 1 });
 }
 

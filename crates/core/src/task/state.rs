@@ -104,7 +104,9 @@ impl TaskState {
             if current & COMPLETE != 0 {
                 return StartRun::Complete;
             }
-            debug_assert!(
+            // A real check, not a debug one: the `Running` guard of `StageCell` relies on it
+            // for exclusive access to the stage. A test of a value already loaded.
+            assert!(
                 current & RUNNING == 0,
                 "task polled concurrently (state {current:#b})"
             );
