@@ -105,6 +105,13 @@ const TSAN_RUSTFLAGS: &str = "-Zsanitizer=thread";
 /// built with `-Zsanitizer=thread` uses acquire loads in their place.
 const TSAN_OPTIONS: &str = "halt_on_error=1";
 
+/// The stack of test threads (`RUST_MIN_STACK`) and of the runtime's workers
+/// (`CORRAL_THREAD_STACK_SIZE`) under the sanitizers: 16 MiB. Their instrumentation makes
+/// every frame several times larger (Clang's AddressSanitizer documentation gives about 3x
+/// stack use), and the deep-nesting tests size their depth for the default 2 MiB of an
+/// uninstrumented build.
+const SANITIZER_STACK_SIZE: &str = "16777216";
+
 /// What the tsan step runs: a package and the test targets of it to run. The job-tree
 /// scenarios of `scenario_mt` are left out for CI time (75 s under TSan on 2 cores, against
 /// 2 s without it); the soak drives the same paths from more threads.
@@ -491,6 +498,8 @@ fn asan() -> Result<Option<&'static str>, DynError> {
         .env("RUSTFLAGS", ASAN_RUSTFLAGS)
         .env("ASAN_OPTIONS", ASAN_OPTIONS)
         .env(SOAK_SECS_VAR, SANITIZER_SOAK_SECS)
+        .env("RUST_MIN_STACK", SANITIZER_STACK_SIZE)
+        .env("CORRAL_THREAD_STACK_SIZE", SANITIZER_STACK_SIZE)
         .env("CARGO_TARGET_DIR", target_dir().join("asan"))
         .args(["+nightly", "test", "--target", &nightly.host])
         .args(every_package()?)
@@ -522,6 +531,8 @@ fn tsan() -> Result<Option<&'static str>, DynError> {
             .env("RUSTFLAGS", TSAN_RUSTFLAGS)
             .env("TSAN_OPTIONS", TSAN_OPTIONS)
             .env(SOAK_SECS_VAR, SANITIZER_SOAK_SECS)
+            .env("RUST_MIN_STACK", SANITIZER_STACK_SIZE)
+            .env("CORRAL_THREAD_STACK_SIZE", SANITIZER_STACK_SIZE)
             .env("CARGO_TARGET_DIR", &tsan_target)
             .args(["+nightly", "test", "-Zbuild-std", "--target", &nightly.host])
             .args(["-p", name])
