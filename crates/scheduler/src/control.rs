@@ -237,6 +237,10 @@ mod tests {
     /// Finding 9: kotlinx's 21-bit blocking field carried into the permits after 2^21 queued
     /// blocking tasks (the pool then ran CPU work on far more threads than it has permits).
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "four million interpreted atomic operations; no unsafe involved"
+    )]
     fn finding_09_blocking_count_beyond_2_pow_21_leaves_permits_and_threads_intact() {
         const BLOCKING: usize = (1 << 21) + 10;
         let word = ControlWord::new(2);
