@@ -4,19 +4,26 @@
 //! the current job is visible inside launched coroutines and the root of `run_blocking`.
 
 use corral::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A child suspended forever inside `with_cleanup`; its parent is cancelled, or fails through a
 /// sibling. Returns what the cleanup logged.
 fn run(d: Dispatcher, sibling_fails: bool) -> Vec<String> {
     let log = Arc::new(Mutex::new(Vec::<String>::new()));
     let l = log.clone();
+    let started = Arc::new(AtomicBool::new(false));
+    let s = started.clone();
     let job = GlobalScope::launch_with(d, CoroutineStart::Default, move |scope| async move {
         let l1 = l.clone();
         scope.launch(move |_| async move {
             let l2 = l1.clone();
-            with_cleanup(std::future::pending::<()>(), async move {
+            let body = async move {
+                s.store(true, Ordering::SeqCst);
+                std::future::pending::<()>().await
+            };
+            with_cleanup(body, async move {
                 l2.lock().unwrap().push("cleanup start".into());
                 delay(Duration::from_millis(20)).await;
                 l2.lock().unwrap().push("cleanup end".into());
@@ -31,7 +38,16 @@ fn run(d: Dispatcher, sibling_fails: bool) -> Vec<String> {
         }
     });
     if !sibling_fails {
-        std::thread::sleep(Duration::from_millis(20));
+        // Cancelled before its first run, the child's body would never start (Default start
+        // mode), so wait until it is suspended inside the body (under Miri that takes long).
+        let waited = Instant::now();
+        while !started.load(Ordering::SeqCst) {
+            assert!(
+                waited.elapsed() < Duration::from_secs(60),
+                "the child never started"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
         job.cancel();
     }
     run_blocking(|_| async move { job.join().await }).unwrap();

@@ -400,6 +400,7 @@ mod tests {
 
     /// Random inserts and removals against a sorted reference list.
     #[test]
+    #[cfg_attr(miri, ignore = "safe code only; long under the interpreter")]
     fn random_operations_match_a_sorted_reference() {
         let base = Instant::now();
         let mut heap = TimerHeap::default();
@@ -413,7 +414,7 @@ mod tests {
         };
         let mut sequence = 0;
         // Miri interprets every heap operation: a few hundred keep it within seconds there.
-        let operations = if cfg!(miri) { 300 } else { 5_000 };
+        let operations = 5_000;
         for _ in 0..operations {
             if next() % 3 != 0 || reference.is_empty() {
                 let ms = next() % 1000;
@@ -481,7 +482,7 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig {
-            cases: if cfg!(miri) { 4 } else { 256 },
+            cases: 256,
             failure_persistence: None,
             ..ProptestConfig::default()
         })]
@@ -491,6 +492,7 @@ mod tests {
         /// steal the waker of, or otherwise touch a live timer, across slot reuse and across
         /// the shrink that replaces the vectors when a large heap empties.
         #[test]
+        #[cfg_attr(miri, ignore = "safe code only; long under the interpreter")]
         fn heap_matches_a_model_and_stale_keys_are_no_ops(
             ops in proptest::collection::vec(op_strategy(), 1..120)
         ) {
