@@ -90,6 +90,8 @@ impl<T> Future for Deferred<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<T, JobError>> {
         let this = self.get_mut();
         this.job.start();
+        // Completion first, then the caller's cancellation (see `Join`'s poll for why).
+        let completed = this.join.poll_completion(cx);
         if current::cancellation_requested() {
             // kotlinx `AwaitContinuation.getContinuationCancellationCause`: an awaiter cancelled
             // while the awaited job fails (typically *because* it fails: a failing child
@@ -102,7 +104,7 @@ impl<T> Future for Deferred<T> {
                 None => Poll::Pending,
             };
         }
-        match this.join.poll_completion(cx) {
+        match completed {
             Poll::Ready(()) => Poll::Ready(this.take_result()),
             Poll::Pending => {
                 // If this coroutine is cancelled while waiting here, it must be polled once

@@ -13,10 +13,12 @@ use crate::slab::SlabKey;
 ///
 /// Polling order (kotlinx `joinSuspend` with prompt cancellation):
 /// 1. start the job if it is lazy (once);
-/// 2. if the calling coroutine is cancelled, stay pending: the coroutine is dropped at this
-///    suspension (so `join` of an already finished job still "throws" for a cancelled caller);
-/// 3. ready once the job is final; otherwise register (or refresh) one waker entry, which is
-///    removed again if the `Join` is dropped first.
+/// 2. look at the job: final, or register (or refresh) one waker entry, which is removed again
+///    if the `Join` is dropped first;
+/// 3. if the calling coroutine is cancelled, stay pending whatever step 2 saw: the coroutine
+///    is dropped at this suspension (so `join` of an already finished job still "throws" for a
+///    cancelled caller). Checked after step 2, so that seeing a failed child final implies
+///    seeing the cancellation it caused.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Join {
@@ -75,10 +77,15 @@ impl Future for Join {
             this.started = true;
             this.job.start();
         }
+        // Completion is read before the caller's cancellation: a failing child cancels its
+        // parent before it becomes final, so a joiner that sees it final also sees its own
+        // cancellation (the other order lets a parent pass its join after the child failed,
+        // STRUCT-11).
+        let completed = this.poll_completion(cx);
         if current::cancellation_requested() {
             return Poll::Pending;
         }
-        this.poll_completion(cx)
+        completed
     }
 }
 
