@@ -136,8 +136,9 @@ fn spawn<B: Body>(
     match start {
         CoroutineStart::Default | CoroutineStart::Atomic => task.wake_task(),
         CoroutineStart::Lazy => {}
-        // SAFETY: an Undispatched task is created `RUNNING` (above), so no wake since then
-        // could dispatch it nor any runnable run it; this is its first run, made once.
+        // An Undispatched task is created `RUNNING` (above): no wake since then could
+        // dispatch it and no runnable could run it.
+        // SAFETY: `RUNNING` is held by this caller alone, so this first run is the only one.
         CoroutineStart::Undispatched => unsafe { task.clone().run_inline_first() },
     }
     task

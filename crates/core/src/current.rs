@@ -170,8 +170,8 @@ impl Frame {
 
     /// The job owning this frame's shield counters (see the module docs).
     pub(crate) fn owner(&self) -> &Job {
-        // SAFETY: the owner's job was lent by the poll that built this frame, and it outlives
-        // the frame (rule 1 of the module docs), which `&self` keeps alive.
+        // The owner's job was lent by the poll that built this frame and outlives the frame.
+        // SAFETY: rule 1 of the module docs keeps `owner` valid while `&self` is borrowed.
         unsafe { &*self.owner }
     }
 
@@ -186,29 +186,31 @@ impl Frame {
     }
 
     fn job(&self) -> &Job {
-        // SAFETY: the frame's job was lent by the poll that built this frame, and it outlives
-        // the frame (rule 1 of the module docs), which `&self` keeps alive.
+        // The frame's job was lent by the poll that built this frame and outlives the frame.
+        // SAFETY: rule 1 of the module docs keeps `job` valid while `&self` is borrowed.
         unsafe { &*self.job }
     }
 
     fn context(&self) -> &Context {
-        // SAFETY: the context was lent by the poll that built this frame, and it outlives the
-        // frame (rule 1 of the module docs), which `&self` keeps alive.
+        // The context was lent by the poll that built this frame and outlives the frame.
+        // SAFETY: rule 1 of the module docs keeps `context` valid while `&self` is borrowed.
         unsafe { &*self.context }
     }
 
     /// The dispatcher this frame's code runs on (see `runs_on`); `None` for a frame whose
     /// context names no dispatcher (it runs in place wherever it is resumed).
     fn runs_on(&self) -> Option<&Dispatcher> {
-        // SAFETY: `runs_on` is null or points at a dispatcher lent by the poll that built this
-        // frame, which outlives the frame (rule 1 of the module docs); `&self` keeps it alive.
+        // `runs_on` is null or points at a dispatcher lent by the poll that built this frame,
+        // which outlives the frame.
+        // SAFETY: rule 1 of the module docs keeps a non-null `runs_on` valid while `&self` is.
         let runs_on = unsafe { self.runs_on.as_ref() };
         runs_on.or_else(|| self.context().dispatcher())
     }
 
     pub(crate) fn shields(&self) -> &Shields {
-        // SAFETY: the counters belong to the owner's node, which outlives the frame (rule 1 of
-        // the module docs); `&self` keeps the frame alive.
+        // The counters belong to the owner's node, which outlives the frame (rule 1 of the module
+        // docs).
+        // SAFETY: `&self` keeps the frame alive.
         unsafe { &*self.shields }
     }
 
@@ -345,9 +347,9 @@ impl Drop for PopOnDrop<'_> {
 /// Runs `f` with the innermost frame, if any.
 pub(crate) fn with_frame<R>(f: impl FnOnce(Option<&Frame>) -> R) -> R {
     let frame = CURRENT.with(Cell::get);
-    // SAFETY: a non-null `CURRENT` points at a frame whose `enter` has not returned yet, so it
-    // is alive, and it stays alive while `f` runs on this thread: `f` can only push and pop
-    // frames nested inside it (rule 2 of the module docs).
+    // A non-null `CURRENT` points at a frame whose `enter` has not returned yet, so it is alive,
+    // and it stays alive while `f` runs on this thread.
+    // SAFETY: `f` can only push and pop frames nested inside it (rule 2 of the module docs).
     f(unsafe { frame.as_ref() })
 }
 
@@ -527,8 +529,8 @@ pub(crate) fn poll_yield(yielded: &mut bool, waker: &Waker) -> Poll<()> {
             return Poll::Ready(());
         }
         let woken = frame.yield_flag.is_some_and(|flag| {
-            // SAFETY: the yield flag is the task that pushed the outermost frame, and it
-            // outlives every frame of its run (rule 1 of the module docs).
+            // The yield flag is the task that pushed the outermost frame.
+            // SAFETY: rule 1 of the module docs makes the task outlive every frame of its run.
             unsafe { &*flag }.request_yield(waker)
         });
         if !woken {

@@ -68,9 +68,10 @@ impl<T> Deferred<T> {
         }
         assert!(!self.taken, "the value of this Deferred was already taken");
         self.taken = true;
-        // SAFETY: the callers checked that the job is final (an Acquire load of its state), so
-        // no runner writes the output any more, and this `Deferred`, which is not `Clone`, is
-        // the only owner of the output: `OutputSlot::take`'s contract.
+        // The callers checked that the job is final (an Acquire load of its state), so no runner
+        // writes the output any more, and this `Deferred`, which is not `Clone`, is the only owner
+        // of the output.
+        // SAFETY: that is `OutputSlot::take`'s contract.
         let value = unsafe { self.output.take() };
         Ok(value.expect("an async_ coroutine that completed normally stored its value"))
     }

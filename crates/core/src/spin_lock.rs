@@ -102,17 +102,17 @@ impl<T> Deref for SpinLockGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: the guard exists, so this thread holds the lock (invariant 1) and nobody else
-        // touches `value` until the guard is dropped.
+        // The guard exists, so this thread holds the lock (invariant 1).
+        // SAFETY: nobody else touches `value` until the guard, which `&self` borrows, drops.
         unsafe { &*self.lock.value.get() }
     }
 }
 
 impl<T> DerefMut for SpinLockGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard exists, so this thread holds the lock (invariant 1) and nobody else
-        // touches `value` until the guard is dropped; `&mut self` makes this the only
-        // reference made through the guard.
+        // The guard exists, so this thread holds the lock (invariant 1) and nobody else touches
+        // `value` until the guard is dropped.
+        // SAFETY: `&mut self` makes this the only reference made through the guard.
         unsafe { &mut *self.lock.value.get() }
     }
 }

@@ -20,16 +20,16 @@ static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract for `layout`, which is
-        // what `System.alloc` requires.
+        // The caller upholds `GlobalAlloc::alloc`'s contract for `layout`.
+        // SAFETY: that contract is what `System.alloc` requires.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller guarantees that `ptr` came from this allocator's `alloc` with
-        // `layout`, and every `alloc` here is `System`'s, which is what `System.dealloc`
-        // requires.
+        // The caller guarantees that `ptr` came from this allocator's `alloc` with `layout`, and
+        // every `alloc` here is `System`'s.
+        // SAFETY: that contract is what `System.dealloc` requires.
         unsafe { System.dealloc(ptr, layout) }
     }
 }

@@ -114,8 +114,9 @@ impl Inner {
     /// acquire load or CAS that made the claim).
     unsafe fn take(&self, position: u32) -> Runnable {
         self.buffer[(position & MASK) as usize].with(|slot| {
-            // SAFETY: by this function's contract the slot is initialised and claimed by the
-            // caller alone, who treats it as empty afterwards, so the value is moved out once.
+            // By this function's contract the slot is initialised and claimed by the caller alone,
+            // who treats it as empty afterwards.
+            // SAFETY: the value is moved out exactly once.
             unsafe { (*slot).assume_init_read() }
         })
     }
@@ -151,9 +152,9 @@ impl Owner {
             // Only this thread writes `tail`.
             let tail = inner.tail.load(Ordering::Relaxed);
             if tail.wrapping_sub(steal) < LOCAL_QUEUE_CAPACITY as u32 {
-                // SAFETY: the ring has room, so slot `tail` lies outside `steal..tail`, where
-                // no thief reads, and only the owner (`&mut self`) writes at `tail`; the
-                // release store below publishes the write to thieves.
+                // The ring has room, so slot `tail` lies outside `steal..tail`, where no thief
+                // reads, and only the owner (`&mut self`) writes at `tail`.
+                // SAFETY: the release store below publishes the write to thieves.
                 unsafe { inner.put(tail, task) };
                 inner.tail.store(tail.wrapping_add(1), Ordering::Release);
                 return;
@@ -196,8 +197,8 @@ fn push_overflow(
         return Err(task);
     }
     let batch = (0..HALF).map(|offset| {
-        // SAFETY: the CAS above moved `real` past `real..real + HALF` while no thief was
-        // active, so those slots are ours alone and hold tasks our own earlier pushes wrote.
+        // The CAS above moved `real` past `real..real + HALF` while no thief was active.
+        // SAFETY: those slots are ours alone and hold tasks our own earlier pushes wrote.
         unsafe { inner.take(real.wrapping_add(offset)) }
     });
     overflow.push_batch(batch.chain(std::iter::once(task)));
@@ -230,8 +231,8 @@ impl Owner {
                 Err(actual) => head = actual,
             }
         };
-        // SAFETY: the CAS moved `real` past `position`, which lies in `real..tail`: the slot
-        // is claimed by us alone and holds a task we pushed earlier.
+        // The CAS moved `real` past `position`, which lies in `real..tail`.
+        // SAFETY: the slot is claimed by us alone and holds a task we pushed earlier.
         Some(unsafe { inner.take(position) })
     }
 
@@ -279,9 +280,9 @@ impl Stealer {
             return None;
         }
         let last = dst_tail.wrapping_add(count - 1);
-        // SAFETY: `steal_half` wrote `count` tasks at `dst_tail..dst_tail + count` of the
-        // destination, which its owner (us) has not published yet, so the last of them is
-        // initialised and no other thread reads it.
+        // `steal_half` wrote `count` tasks at `dst_tail..dst_tail + count` of the destination,
+        // which its owner (us) has not published yet.
+        // SAFETY: the last of them is initialised and no other thread reads it.
         let task = unsafe { dst.take(last) };
         if count > 1 {
             dst.tail.store(last, Ordering::Release);
@@ -315,14 +316,14 @@ impl Stealer {
             }
         };
         for offset in 0..count {
-            // SAFETY: our CAS claimed `first..first + count` (now `steal..real`, which the
-            // owner does not overwrite and other thieves do not touch), and the acquire load
-            // of `tail` ordered the owner's writes of these slots before our reads, so this
-            // slot is initialised and ours alone.
+            // Our CAS claimed `first..first + count` (now `steal..real`, which the owner does not
+            // overwrite and other thieves do not touch), and the acquire load of `tail` ordered the
+            // owner's writes of these slots before our reads.
+            // SAFETY: this slot is initialised and ours alone.
             let task = unsafe { src.take(first.wrapping_add(offset)) };
-            // SAFETY: `dst_tail + offset` is past the destination's published tail, in room
-            // our caller (its owner) checked is free, so no other thread reads or writes that
-            // slot; the owner publishes it with its tail store later.
+            // `dst_tail + offset` is past the destination's published tail, in room our caller (its
+            // owner) checked is free, so no other thread reads or writes that slot.
+            // SAFETY: the owner publishes the slot with its tail store later.
             unsafe { dst.put(dst_tail.wrapping_add(offset), task) };
         }
         // Release the claim: `steal` catches up with `real` (which the owner may have moved).
@@ -363,8 +364,9 @@ impl Drop for Inner {
         let tail = self.tail.load(Ordering::Relaxed);
         let mut position = real;
         while position != tail {
-            // SAFETY: `&mut self` excludes every other access, and each slot of `real..tail`
-            // holds a queued task, moved out (and dropped) once here.
+            // `&mut self` excludes every other access, and each slot of `real..tail` holds a
+            // queued task.
+            // SAFETY: this slot is initialised and is moved out (and dropped) once, here.
             drop(unsafe { self.take(position) });
             position = position.wrapping_add(1);
         }

@@ -72,8 +72,8 @@ impl RunNext {
             .is_ok()
         {
             self.value.with_mut(|value| {
-                // SAFETY: we moved the slot EMPTY -> BUSY, so it is ours alone and holds no
-                // value that the write could leak.
+                // We moved the slot EMPTY -> BUSY.
+                // SAFETY: the slot is ours alone and holds no value that the write could leak.
                 unsafe { (*value).write(task) };
             });
             self.stamp.store(stamp, Ordering::Relaxed);
@@ -86,8 +86,9 @@ impl RunNext {
             .is_ok()
         {
             let previous = self.value.with_mut(|value| {
-                // SAFETY: we moved the slot FULL -> BUSY, so it is ours alone and holds a
-                // value, whose write the acquire CAS ordered before this read.
+                // We moved the slot FULL -> BUSY; the acquire CAS ordered the value's write
+                // before this read.
+                // SAFETY: the slot is ours alone and holds an initialised value.
                 unsafe { std::mem::replace(&mut *value, MaybeUninit::new(task)).assume_init() }
             });
             self.stamp.store(stamp, Ordering::Relaxed);
@@ -112,8 +113,9 @@ impl RunNext {
             return None;
         }
         let task = self.value.with_mut(|value| {
-            // SAFETY: we moved the slot FULL -> BUSY, so it is ours alone and holds a value
-            // (ordered by the acquire CAS), moved out once: the slot is EMPTY afterwards.
+            // We moved the slot FULL -> BUSY, so it is ours alone and holds a value (ordered by the
+            // acquire CAS), moved out once.
+            // SAFETY: the slot is EMPTY afterwards.
             unsafe { (*value).assume_init_read() }
         });
         self.state.store(EMPTY, Ordering::Release);

@@ -123,9 +123,10 @@ impl<B: Body> Task<B> {
     pub(crate) fn borrowed_job(self: &Arc<Self>) -> ManuallyDrop<Job> {
         let task: *const Task<B> = Arc::as_ptr(self);
         let node: *const dyn JobNode = task;
-        // SAFETY: `node` is a live `Arc<Task<B>>`'s pointer after an unsized coercion, which
-        // `Arc::from_raw` accepts; the `ManuallyDrop` never releases the reference it did not
-        // take, and the caller forgets it before `self`, which keeps the task alive meanwhile.
+        // `node` is a live `Arc<Task<B>>`'s pointer after an unsized coercion, which
+        // `Arc::from_raw` accepts; the `ManuallyDrop` never releases the reference it did not take,
+        // and the caller forgets it before `self`.
+        // SAFETY: `self` keeps the task alive meanwhile, so the pointer stays valid.
         ManuallyDrop::new(Job::from_node(unsafe { Arc::from_raw(node) }))
     }
 }
@@ -208,8 +209,8 @@ pub(crate) trait OutputSlot<T>: Send + Sync {
 
 impl<B: Body> OutputSlot<B::Output> for Task<B> {
     unsafe fn take(&self) -> Option<B::Output> {
-        // SAFETY: this method's contract (the job is final, the caller owns the output) is
-        // `StageCell::take_output`'s.
+        // This method's contract: the job is final and the caller owns the output.
+        // SAFETY: that is the contract `StageCell::take_output` requires.
         unsafe { self.cell.take_output() }
     }
 }

@@ -24,8 +24,8 @@ impl<B: Body> Task<B> {
     /// The task was created with `RUNNING` set, and this is its first run: called once, by its
     /// creator, before anything could run it.
     pub(crate) unsafe fn run_inline_first(self: Arc<Self>) {
-        // SAFETY: by the caller's contract the task was created `RUNNING` and no guard for it
-        // was made yet, which is `assume_running`'s contract.
+        // By the caller's contract the task was created `RUNNING` and no guard for it was made yet.
+        // SAFETY: that is exactly `assume_running`'s contract.
         let running = unsafe { self.cell.assume_running() };
         if let EndRun::Dispatch { fair } = self.run_holding(running, true) {
             self.schedule_owned(fair);

@@ -106,8 +106,9 @@ impl<B: Body> StageCell<B> {
     /// Call only after the job reached a final state (observed with Acquire), and only from the
     /// unique owner of the output (the `Deferred`).
     pub(super) unsafe fn take_output(&self) -> Option<B::Output> {
-        // SAFETY: by the caller's contract the job is final, so the guard that wrote the output
-        // is gone and no guard will come (invariant 3), and the caller is its only reader.
+        // By the caller's contract the job is final, so the guard that wrote the output is gone and
+        // no guard will come (invariant 3).
+        // SAFETY: the caller is the output's only reader, so nothing else touches the slot.
         self.output.with_mut(|slot| unsafe { (*slot).take() })
     }
 
@@ -142,8 +143,9 @@ pub(super) struct Running<'a, B: Body> {
 impl<B: Body> Running<'_, B> {
     /// Runs `f` on the stage.
     fn with_stage<R>(&mut self, f: impl FnOnce(&mut Stage<B>) -> R) -> R {
-        // SAFETY: the guard proves that this thread holds `RUNNING`, so no other thread reaches
-        // the stage (invariant 1), and `&mut self` makes this the only reference to it here.
+        // The guard proves that this thread holds `RUNNING`, so no other thread reaches the stage
+        // (invariant 1).
+        // SAFETY: `&mut self` makes this the only reference to it here.
         self.cell.stage.with_mut(|stage| f(unsafe { &mut *stage }))
     }
 
@@ -192,12 +194,13 @@ impl<B: Body> Running<'_, B> {
     pub(super) fn complete(mut self, output: Option<B::Output>) {
         debug_assert!(self.with_stage(|stage| matches!(stage, Stage::Done)));
         if let Some(value) = output {
-            // SAFETY: the guard proves that this thread holds `RUNNING`, and the output is read
-            // only after the job is final, which the caller makes it only after this write
-            // (invariant 3); the job state's Release/Acquire orders that read after it.
-            self.cell
-                .output
-                .with_mut(|slot| unsafe { *slot = Some(value) });
+            self.cell.output.with_mut(|slot| {
+                // The guard proves that this thread holds `RUNNING`, and the output is read
+                // only after the job is final, which the caller makes it only after this write
+                // (invariant 3); the job state's Release/Acquire orders that read after it.
+                // SAFETY: no other thread reads or writes the slot during this write.
+                unsafe { *slot = Some(value) }
+            });
         }
         self.cell.state.complete();
     }
@@ -213,11 +216,13 @@ impl<B: Body> Running<'_, B> {
 /// unwind drops its remaining fields), so it must not be dropped again.
 fn drop_stage<B: Body>(stage: &mut Stage<B>) -> BodyOutcome {
     let slot: *mut Stage<B> = stage;
-    // SAFETY: `slot` comes from a `&mut`, so it is valid and exclusively ours, and the value in
-    // it is dropped only here: the write below replaces it without reading or dropping it.
+    // `slot` comes from a `&mut`, so it is valid and exclusively ours, and the value in it is
+    // dropped only here.
+    // SAFETY: the write below replaces the value without reading or dropping it.
     let dropped = catch(|| unsafe { std::ptr::drop_in_place(slot) });
-    // SAFETY: `slot` is valid and exclusively ours, and the old value has ended (dropped, or
-    // ended by its panicking destructor), so writing over it neither leaks nor drops it twice.
+    // `slot` is valid and exclusively ours, and the old value has ended (dropped, or ended by its
+    // panicking destructor).
+    // SAFETY: writing over the slot neither leaks the old value nor drops it twice.
     unsafe { std::ptr::write(slot, Stage::Done) };
     match dropped {
         Ok(()) => BodyOutcome::Dropped,

@@ -25,10 +25,9 @@ impl<B: Body> Task<B> {
     /// Clones made by the future (`cx.waker().clone()`) are real, counted wakers.
     pub(super) fn borrowed_waker(self: &Arc<Self>) -> ManuallyDrop<Waker> {
         let task: *const Task<B> = Arc::as_ptr(self);
-        // SAFETY: `task` is the pointer of a live `Arc<Task<B>>`, which `Arc::from_raw`
-        // accepts; the waker made from it is never dropped, so it never releases the reference
-        // it did not take, and it is used only during the poll, while `self` keeps the task
-        // alive.
+        // `task` is the pointer of a live `Arc<Task<B>>`, which `Arc::from_raw` accepts; the waker
+        // made from it is never dropped, so it never releases the reference it did not take.
+        // SAFETY: the waker is used only during the poll, while `self` keeps the task alive.
         ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(task) }))
     }
 
