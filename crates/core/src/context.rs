@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::Add;
 use std::sync::Arc;
 
+use crate::context_values::Values;
 use crate::dispatcher::Dispatcher;
 use crate::error::JobError;
 use crate::job::Job;
@@ -11,8 +12,10 @@ use crate::job::Job;
 /// The elements a coroutine runs with (Kotlin `CoroutineContext`).
 ///
 /// A context holds at most one element per key: a [`Dispatcher`], a job element (a [`Job`] or
-/// [`NonCancellable`]), a [`CoroutineName`] and a [`CoroutineExceptionHandler`]. Elements and
-/// contexts add with `+`, the right side winning per key, as in Kotlin.
+/// [`NonCancellable`]), a [`CoroutineName`], a [`CoroutineExceptionHandler`], and one value per
+/// type of the user's own ([`ContextValue`](crate::ContextValue),
+/// [`ThreadElement`](crate::ThreadElement)). Elements and contexts add with `+`, the right side
+/// winning per key, as in Kotlin.
 ///
 /// # Examples
 ///
@@ -32,6 +35,8 @@ pub struct Context {
     job: Option<JobElement>,
     name: Option<CoroutineName>,
     handler: Option<CoroutineExceptionHandler>,
+    /// The user's values; `None` (one pointer, no reference count) when there are none.
+    values: Option<Arc<Values>>,
 }
 
 /// The job element of a context: a parent job, or `NonCancellable` (no parent, never
@@ -82,6 +87,25 @@ impl Context {
     /// The exception handler, if any.
     pub fn exception_handler(&self) -> Option<&CoroutineExceptionHandler> {
         self.handler.as_ref()
+    }
+
+    /// The value of type `T` put in the context with [`ContextValue`](crate::ContextValue) (or
+    /// the element of a [`ThreadElement`](crate::ThreadElement)), if any.
+    pub fn value<T: 'static>(&self) -> Option<&T> {
+        self.values.as_deref().and_then(Values::get::<T>)
+    }
+
+    /// The user's values, if any.
+    pub(crate) fn values(&self) -> Option<&Arc<Values>> {
+        self.values.as_ref()
+    }
+
+    /// A context holding only `values`.
+    pub(crate) fn from_values(values: Arc<Values>) -> Context {
+        Context {
+            values: Some(values),
+            ..Context::default()
+        }
     }
 
     /// `true` if the context's job is active, or it has no job (Kotlin `CoroutineContext.isActive`).
@@ -146,6 +170,9 @@ impl Context {
         if right.handler.is_some() {
             self.handler = right.handler;
         }
+        if right.values.is_some() {
+            self.values = Values::merge(self.values.take(), right.values);
+        }
         self
     }
 }
@@ -170,6 +197,9 @@ impl fmt::Debug for Context {
         }
         if self.handler.is_some() {
             list.entry(&format_args!("CoroutineExceptionHandler"));
+        }
+        for name in self.values.iter().flat_map(|values| values.type_names()) {
+            list.entry(&format_args!("ContextValue<{name}>"));
         }
         list.finish()
     }

@@ -191,7 +191,7 @@ impl Frame {
         unsafe { &*self.job }
     }
 
-    fn context(&self) -> &Context {
+    pub(crate) fn context(&self) -> &Context {
         // The context was lent by the poll that built this frame and outlives the frame.
         // SAFETY: rule 1 of the module docs keeps `context` valid while `&self` is borrowed.
         unsafe { &*self.context }

@@ -24,6 +24,7 @@
 mod builder;
 mod cleanup;
 mod context;
+mod context_values;
 mod current;
 mod deferred;
 pub mod dispatcher;
@@ -40,12 +41,14 @@ mod slab;
 #[cfg_attr(corral_loom, allow(dead_code))]
 mod spin_lock;
 mod task;
+mod thread_context;
 pub mod trampoline;
 mod yield_now;
 
 pub use builder::{async_, async_scoped, launch, try_launch, CoroutineStart};
 pub use cleanup::{with_cleanup, WithCleanup};
 pub use context::{Context, CoroutineExceptionHandler, CoroutineName, JobElement, NonCancellable};
+pub use context_values::ContextValue;
 pub use current::{current_context, current_job, ensure_active, host_dispatcher, is_active};
 pub use deferred::Deferred;
 pub use dispatcher::{Dispatch, Dispatcher, TaskMode};
@@ -53,4 +56,5 @@ pub use error::{DispatchError, JobError};
 pub use job::{CompletionHandle, Job, JobState, Join, SupervisorJob};
 pub use runnable::{RunTask, Runnable};
 pub use scope::{scoped, scoped_with_host, ScopeKind, Scoped};
+pub use thread_context::{ThreadContextElement, ThreadElement};
 pub use yield_now::{yield_now, YieldNow};

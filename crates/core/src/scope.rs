@@ -29,6 +29,7 @@ use crate::error::{drop_panic_payload, JobError};
 use crate::handler;
 use crate::job::state_machine::{BodyOutcome, JobCore, JobKind, JobState};
 use crate::job::{attach, Job, JobNode, Join};
+use crate::thread_context;
 
 /// Whether a scope's children fail independently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,7 +203,11 @@ where
                 None => Ok(()),
             };
             let polled = match (started, this.future.as_mut().as_pin_mut()) {
-                (Ok(()), Some(block)) => Ok(current::enter_catching(&frame, || block.poll(cx))),
+                (Ok(()), Some(block)) => {
+                    Ok(thread_context::around_scope_poll(this.context, || {
+                        current::enter_catching(&frame, || block.poll(cx))
+                    }))
+                }
                 (Ok(()), None) => unreachable!("the block is running"),
                 (Err(error), _) => Err(error),
             };

@@ -62,9 +62,10 @@
 pub use corral_core::error::{Cancellation, Failure};
 pub use corral_core::{
     async_, current_context, current_job, ensure_active, is_active, launch, try_launch,
-    with_cleanup, yield_now, CompletionHandle, Context, CoroutineExceptionHandler, CoroutineName,
-    CoroutineStart, Deferred, Dispatch, DispatchError, Dispatcher, Job, JobElement, JobError,
-    JobState, Join, NonCancellable, Runnable, SupervisorJob, TaskMode, WithCleanup, YieldNow,
+    with_cleanup, yield_now, CompletionHandle, Context, ContextValue, CoroutineExceptionHandler,
+    CoroutineName, CoroutineStart, Deferred, Dispatch, DispatchError, Dispatcher, Job, JobElement,
+    JobError, JobState, Join, NonCancellable, Runnable, SupervisorJob, TaskMode,
+    ThreadContextElement, ThreadElement, WithCleanup, YieldNow,
 };
 pub use corral_dispatchers::{
     delay, new_fixed_thread_pool_context, new_single_thread_context, Delay, Dispatchers, EventLoop,
@@ -129,8 +130,8 @@ pub mod advanced {
 pub mod prelude {
     pub use corral_core::{
         current_job, ensure_active, is_active, with_cleanup, yield_now, CompletionHandle, Context,
-        CoroutineExceptionHandler, CoroutineName, CoroutineStart, Deferred, Dispatcher, Job,
-        JobError, NonCancellable, SupervisorJob,
+        ContextValue, CoroutineExceptionHandler, CoroutineName, CoroutineStart, Deferred,
+        Dispatcher, Job, JobError, NonCancellable, SupervisorJob,
     };
     pub use corral_dispatchers::{
         delay, new_fixed_thread_pool_context, new_single_thread_context, Dispatchers,

@@ -14,6 +14,7 @@ use crate::error::{DispatchError, JobError};
 use crate::job::state_machine::BodyOutcome;
 use crate::job::Job;
 use crate::runnable::RunTask;
+use crate::thread_context;
 
 impl<B: Body> Task<B> {
     /// Polls the task inline on the calling thread with `RUNNING` already held
@@ -50,8 +51,10 @@ impl<B: Body> Task<B> {
                 Some(yield_flag),
                 None, // a task runs on its context's dispatcher
             );
-            current::enter(&frame, || {
-                self.step(&mut running, job, atomic_start, &frame)
+            thread_context::around_poll(&self.context, || {
+                current::enter(&frame, || {
+                    self.step(&mut running, job, atomic_start, &frame)
+                })
             })
         };
         match outcome {
