@@ -491,6 +491,12 @@ pub fn host_dispatcher() -> Option<Dispatcher> {
     with_frame(|frame| frame.and_then(Frame::runs_on).cloned())
 }
 
+/// [`host_dispatcher`] lent to `f` without cloning the handle (no reference count touched):
+/// for code that only looks at the dispatcher, such as a timer asking for its clock.
+pub fn with_host_dispatcher<R>(f: impl FnOnce(Option<&Dispatcher>) -> R) -> R {
+    with_frame(|frame| f(frame.and_then(Frame::runs_on)))
+}
+
 /// `true` outside coroutines, else whether the current job is active (Kotlin `isActive`).
 pub fn is_active() -> bool {
     with_frame(|frame| frame.is_none_or(|frame| frame.job().is_active()))

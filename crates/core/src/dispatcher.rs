@@ -19,6 +19,7 @@
 //! 3. A dispatcher never runs a runnable inside `dispatch` itself unless it is an in-place
 //!    dispatcher (then `is_dispatch_needed` is `false` and core does not call `dispatch`).
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
@@ -62,6 +63,14 @@ pub trait Dispatch: Send + Sync + fmt::Display + 'static {
     /// A view of `this` (the handle wrapping `self`) that runs at most `parallelism` runnables
     /// at once. Each dispatcher decides what that means for it (an event loop returns itself).
     fn limited_parallelism(&self, this: &Dispatcher, parallelism: usize) -> Dispatcher;
+
+    /// The clock of the coroutines this dispatcher runs, when it is not the real one (Kotlin's
+    /// `Delay` capability of a dispatcher: a test dispatcher's virtual time). Opaque to core:
+    /// the timer layer (`corral-dispatchers`) recognises its own clock types by downcasting and
+    /// registers `delay` and timeouts there. Defaults to `None`: real time.
+    fn clock(&self) -> Option<&(dyn Any + Send + Sync)> {
+        None
+    }
 
     /// The immediate form of `this`: resumes in place when already on the right thread.
     /// Only a dispatcher bound to one thread can have one; the default panics with a message

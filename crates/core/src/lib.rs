@@ -49,7 +49,9 @@ pub use builder::{async_, async_scoped, launch, try_launch, CoroutineStart};
 pub use cleanup::{with_cleanup, WithCleanup};
 pub use context::{Context, CoroutineExceptionHandler, CoroutineName, JobElement, NonCancellable};
 pub use context_values::ContextValue;
-pub use current::{current_context, current_job, ensure_active, host_dispatcher, is_active};
+pub use current::{
+    current_context, current_job, ensure_active, host_dispatcher, is_active, with_host_dispatcher,
+};
 pub use deferred::Deferred;
 pub use dispatcher::{Dispatch, Dispatcher, TaskMode};
 pub use error::{DispatchError, JobError};

@@ -126,6 +126,47 @@ pub mod advanced {
     pub use corral_dispatchers::{schedule_timeout, EventLoop, LimitedDispatcher, TimeoutHandle};
 }
 
+pub mod test {
+    //! Testing coroutines in virtual time (kotlinx-coroutines-test).
+    //!
+    //! [`run_test`] runs a test body on a single-threaded loop whose clock is virtual: the
+    //! `delay`s, `with_timeout`s and other timers of every coroutine that inherits the test's
+    //! dispatcher read it, and whenever they are all idle the clock jumps to the next timer,
+    //! so a day of delays runs in milliseconds. [`advance_time_by`], [`advance_until_idle`] and
+    //! [`run_current`] move it by hand ([`TestConfig::auto_advance`] turns the jumps off);
+    //! [`current_time`] reads it. A failure of any coroutine of the test fails `run_test`.
+    //! Code sent to another dispatcher (`with_context(Dispatchers::io(), ..)`) runs in real
+    //! time, and the clock does not jump while it runs.
+    //!
+    //! The attribute `#[corral::test]` runs an `async fn` test with `run_test`.
+    //!
+    //! # Examples
+    //!
+    //! ```
+    //! use std::time::Duration;
+    //! use corral::prelude::*;
+    //! use corral::test::{advance_time_by, current_time, run_test};
+    //!
+    //! run_test(|scope| async move {
+    //!     let ticker = scope.async_(|_| async {
+    //!         for _ in 0..24 {
+    //!             delay(Duration::from_secs(3600)).await;
+    //!         }
+    //!         current_time()
+    //!     });
+    //!     advance_time_by(Duration::from_secs(3600)).await;
+    //!     assert_eq!(current_time(), Duration::from_secs(3600));
+    //!     assert_eq!(ticker.await.unwrap(), Duration::from_secs(86_400));
+    //! })
+    //! .unwrap();
+    //! ```
+
+    pub use corral_dispatchers::virtual_time::{
+        advance_time_by, advance_until_idle, current_time, run_current,
+    };
+    pub use corral_scopes::test::{run_test, run_test_with, TestConfig, DEFAULT_TEST_TIMEOUT};
+}
+
 /// Everything a coroutine program needs: `use corral::prelude::*;`.
 pub mod prelude {
     pub use corral_core::{

@@ -2,7 +2,8 @@
 //!
 //! A `delay` registers its waker in a timer heap the first time it is polled (the heap of the
 //! event loop entered on the polling thread, else the shared timer thread's, see
-//! [`crate::timer`]); later polls only refresh the waker if it changed. A `delay` dropped
+//! [`crate::timer`]; in a coroutine whose dispatcher has a virtual clock, the heap of that
+//! clock, fixed when the `delay` is created, see [`crate::virtual_time`]); later polls only refresh the waker if it changed. A `delay` dropped
 //! before it fires (its coroutine was cancelled, or a `select`-like combinator moved on)
 //! removes its timer in O(log n). The state is five words (40 bytes): with the coroutine's own
 //! allocation and the heap node, a sleeping coroutine costs little (see the crate docs and the
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use crate::event_loop;
 use crate::timer::heap::{TimerAction, TimerKey};
 use crate::timer::{shared_timers, Timers};
+use crate::virtual_time::virtual_timers;
 
 /// Suspends the current coroutine for `duration` (Kotlin `delay`).
 ///
@@ -37,13 +39,20 @@ pub fn delay(duration: Duration) -> Delay {
     let state = if duration.is_zero() {
         DelayState::Done
     } else {
-        DelayState::Unregistered(deadline_after(duration))
+        let timers = virtual_timers();
+        DelayState::Unregistered {
+            deadline: deadline_after(timers.as_deref(), duration),
+            timers,
+        }
     };
     Delay { state }
 }
 
-fn deadline_after(duration: Duration) -> Option<Instant> {
-    Instant::now().checked_add(duration)
+/// `duration` from now on the clock of `timers` (real time for `None`); `None` if too far away
+/// to represent.
+fn deadline_after(timers: Option<&Timers>, duration: Duration) -> Option<Instant> {
+    let now = timers.map_or_else(Instant::now, Timers::now);
+    now.checked_add(duration)
 }
 
 /// The future of [`delay`].
@@ -57,8 +66,12 @@ pub struct Delay {
 enum DelayState {
     /// Zero duration, or fired: ready.
     Done,
-    /// Not polled yet. `None`: never fires.
-    Unregistered(Option<Instant>),
+    /// Not polled yet. A `None` deadline never fires. `timers`: the virtual clock's heap the
+    /// timer goes to (`None`: the real clock, heap chosen at the first poll).
+    Unregistered {
+        deadline: Option<Instant>,
+        timers: Option<Arc<Timers>>,
+    },
     /// Waiting in `timers` under `key`.
     Registered {
         deadline: Instant,
@@ -74,7 +87,7 @@ impl Future for Delay {
         match &self.state {
             DelayState::Done => Poll::Ready(()),
             // Until cancelled: the coroutine is dropped at this suspension.
-            DelayState::Unregistered(None) => Poll::Pending,
+            DelayState::Unregistered { deadline: None, .. } => Poll::Pending,
             DelayState::Registered { timers, key, .. } => {
                 if timers.update_waker(*key, cx.waker()) {
                     Poll::Pending
@@ -84,14 +97,21 @@ impl Future for Delay {
                     Poll::Ready(())
                 }
             }
-            DelayState::Unregistered(Some(deadline)) if *deadline <= Instant::now() => {
+            DelayState::Unregistered {
+                deadline: Some(deadline),
+                timers,
+            } if *deadline <= timers.as_deref().map_or_else(Instant::now, Timers::now) => {
                 self.state = DelayState::Done;
                 Poll::Ready(())
             }
-            DelayState::Unregistered(Some(deadline)) => {
+            DelayState::Unregistered {
+                deadline: Some(deadline),
+                timers,
+            } => {
                 let deadline = *deadline;
-                let timers =
-                    event_loop::current_timers().unwrap_or_else(|| shared_timers().clone());
+                let timers = timers.clone().unwrap_or_else(|| {
+                    event_loop::current_timers().unwrap_or_else(|| shared_timers().clone())
+                });
                 let key = timers.insert(deadline, TimerAction::Wake(cx.waker().clone()));
                 self.state = DelayState::Registered {
                     deadline,
@@ -116,7 +136,7 @@ impl fmt::Debug for Delay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (deadline, registered) = match &self.state {
             DelayState::Done => (None, false),
-            DelayState::Unregistered(deadline) => (*deadline, false),
+            DelayState::Unregistered { deadline, .. } => (*deadline, false),
             DelayState::Registered { deadline, .. } => (Some(*deadline), true),
         };
         f.debug_struct("Delay")
@@ -128,7 +148,8 @@ impl fmt::Debug for Delay {
 
 /// Runs `callback` on the shared timer thread after `after`, unless the returned handle is
 /// cancelled or dropped first. Used by `with_timeout`; keep callbacks short (they delay other
-/// timers), e.g. cancelling a job.
+/// timers), e.g. cancelling a job. Called in a coroutine whose dispatcher has a virtual clock
+/// (a test), `after` is virtual time and the test loop runs the callback.
 ///
 /// # Examples
 ///
@@ -147,18 +168,24 @@ pub fn schedule_timeout(
     after: Duration,
     callback: impl FnOnce() + Send + 'static,
 ) -> TimeoutHandle {
-    let key = deadline_after(after)
-        .map(|deadline| shared_timers().insert(deadline, TimerAction::Call(Box::new(callback))));
-    TimeoutHandle { key }
+    let timers = virtual_timers();
+    let key = deadline_after(timers.as_deref(), after).map(|deadline| {
+        timers
+            .as_ref()
+            .unwrap_or_else(|| shared_timers())
+            .insert(deadline, TimerAction::Call(Box::new(callback)))
+    });
+    TimeoutHandle { key, timers }
 }
 
 /// Cancels a [`schedule_timeout`] callback when cancelled or dropped.
 #[must_use = "dropping the handle cancels the callback"]
 pub struct TimeoutHandle {
-    /// The callback's timer in the shared timer thread's heap (always that one, so the handle
-    /// needs no `Arc` of it); `None` for a timeout too far away to ever fire, and once
+    /// The callback's timer; `None` for a timeout too far away to ever fire, and once
     /// cancelled.
     key: Option<TimerKey>,
+    /// The virtual clock's heap holding the timer; `None`: the shared timer thread's.
+    timers: Option<Arc<Timers>>,
 }
 
 impl TimeoutHandle {
@@ -168,9 +195,8 @@ impl TimeoutHandle {
     }
 
     fn cancel_in_place(&mut self) -> bool {
-        self.key
-            .take()
-            .is_some_and(|key| shared_timers().cancel(key))
+        let timers = self.timers.as_ref().unwrap_or_else(|| shared_timers());
+        self.key.take().is_some_and(|key| timers.cancel(key))
     }
 }
 

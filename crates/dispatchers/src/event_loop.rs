@@ -250,7 +250,7 @@ impl EventLoop {
 /// Runs one runnable of the loop. Coroutines never unwind; a closure dispatched to the loop
 /// may, and its panic is reported as an uncaught panic of this thread (as a worker does), so
 /// it neither stops the loop nor unwinds out of `run_blocking`.
-fn run_contained(runnable: Runnable) {
+pub(crate) fn run_contained(runnable: Runnable) {
     if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| runnable.run())) {
         report_uncaught_panic(payload);
     }

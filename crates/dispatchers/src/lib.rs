@@ -9,6 +9,7 @@
 //! * [`delay`] and [`schedule_timeout`]: timers with O(log n) cancellation, fired by the event
 //!   loop that owns them or by the shared `corral-timer` thread.
 //! * [`config`]: the `CORRAL_*` environment variables, read once.
+//! * [`virtual_time`]: the single-threaded test loop with a virtual clock behind `run_test`.
 //!
 //! # Examples
 //!
@@ -35,6 +36,7 @@ mod main_dispatcher;
 mod scheduler_dispatcher;
 mod timer;
 mod unconfined;
+pub mod virtual_time;
 
 pub use config::{SharedConfig, DEFAULT_IO_PARALLELISM};
 pub use delay::{delay, schedule_timeout, Delay, TimeoutHandle};

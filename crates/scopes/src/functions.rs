@@ -25,6 +25,7 @@ use corral_core::{
     async_scoped, current_context, host_dispatcher, is_active, scoped, yield_now, Context,
     CoroutineStart, Job, JobError, NonCancellable, ScopeKind,
 };
+use corral_dispatchers::virtual_time::hold_virtual_time;
 use corral_dispatchers::{schedule_timeout, TimeoutHandle};
 use pin_project_lite::pin_project;
 
@@ -180,11 +181,14 @@ where
         let _cancel_if_dropped = CancelOnDrop(deferred.job().clone());
         deferred.await
     };
+    // In a test, the virtual clock waits for the block instead of jumping past it.
+    let hold = hold_virtual_time();
     let result = scoped(waiting_side, ScopeKind::Coroutine, move |_| {
         dispatched(combined)
     })
     .await
     .and_then(|result| result);
+    drop(hold);
     if result.is_ok() && !is_active() {
         yield_now().await;
     }

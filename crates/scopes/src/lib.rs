@@ -1,7 +1,7 @@
 //! corral-scopes: the user-facing coroutine API of corral: [`CoroutineScope`] and its
 //! builders, [`GlobalScope`], the scope functions ([`coroutine_scope`], [`supervisor_scope`],
 //! [`with_context`], [`with_timeout`]) and the blocking bridges ([`run_blocking`],
-//! [`run_main_loop`]).
+//! [`run_main_loop`]), and [`test::run_test`], the same bridge on a loop with a virtual clock.
 //!
 //! It adds to corral-core's mechanisms the one thing core cannot know: the default dispatcher
 //! (`Dispatchers::default()` from corral-dispatchers) for coroutines whose context names none,
@@ -12,6 +12,7 @@ pub mod compile_fail;
 mod functions;
 mod run_blocking;
 mod scope;
+pub mod test;
 
 pub use functions::{
     coroutine_scope, supervisor_scope, with_context, with_timeout, with_timeout_or_none,

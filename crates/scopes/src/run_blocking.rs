@@ -57,6 +57,26 @@ where
     drive(&event_loop, context.into(), block)
 }
 
+/// A loop driven by the calling thread while a root frame waits: the thread's event loop, or
+/// a test's loop.
+pub(crate) trait Driver {
+    /// The loop's dispatcher: where the root runs and where its wake-ups are queued.
+    fn dispatcher(&self) -> Dispatcher;
+    /// Runs the loop until `done()`; `Err` stops the root (a test's real-time limit).
+    fn run_until(&self, done: &mut dyn FnMut() -> bool) -> Result<(), JobError>;
+}
+
+impl Driver for EventLoop {
+    fn dispatcher(&self) -> Dispatcher {
+        EventLoop::dispatcher(self)
+    }
+
+    fn run_until(&self, done: &mut dyn FnMut() -> bool) -> Result<(), JobError> {
+        EventLoop::run_until(self, done);
+        Ok(())
+    }
+}
+
 /// Like [`run_blocking`], and for its whole duration the calling thread's loop *is*
 /// `Dispatchers::main()`. At most one main loop runs at a time per process; a second
 /// concurrent call returns `Err` with a clear message instead of hanging.
@@ -73,7 +93,13 @@ where
     drive(&event_loop, Context::new(), block)
 }
 
-fn drive<F, Fut, T>(event_loop: &EventLoop, context: Context, block: F) -> Result<T, JobError>
+/// Runs `block` as the root frame on `event_loop` until it and its children completed. An
+/// `Err` of the loop drops the root (cancelling it and its children) and is returned.
+pub(crate) fn drive<F, Fut, T>(
+    event_loop: &impl Driver,
+    context: Context,
+    block: F,
+) -> Result<T, JobError>
 where
     F: FnOnce(CoroutineScope) -> Fut,
     Fut: Future<Output = T>,
@@ -101,7 +127,7 @@ where
             return result;
         }
         // Acquire: pairs with the Release store of the marker runnable.
-        event_loop.run_until(&mut || root_waker.turn.swap(false, Ordering::AcqRel));
+        event_loop.run_until(&mut || root_waker.turn.swap(false, Ordering::AcqRel))?;
     }
 }
 

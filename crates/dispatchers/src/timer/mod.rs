@@ -39,6 +39,9 @@ pub(crate) struct Timers {
     /// The event loop thread that fires these timers; `None` for the shared timer thread (and
     /// for a loop's heap once the shared thread adopted it).
     firing_thread: Mutex<Option<std::thread::Thread>>,
+    /// The virtual time of a test loop's heap (`None`: real time). Only the test loop moves
+    /// it, forward only.
+    virtual_now: Option<Mutex<Instant>>,
 }
 
 impl Timers {
@@ -47,7 +50,39 @@ impl Timers {
             heap: Mutex::new(TimerHeap::default()),
             pending: AtomicBool::new(false),
             firing_thread: Mutex::new(firing_thread),
+            virtual_now: None,
         })
+    }
+
+    /// A heap in virtual time starting at `start`, fired by the test loop of `thread`.
+    pub(crate) fn new_virtual(thread: std::thread::Thread, start: Instant) -> Arc<Timers> {
+        Arc::new(Timers {
+            heap: Mutex::new(TimerHeap::default()),
+            pending: AtomicBool::new(false),
+            firing_thread: Mutex::new(Some(thread)),
+            virtual_now: Some(Mutex::new(start)),
+        })
+    }
+
+    /// This heap's time: the virtual clock of a test loop's heap, else `Instant::now()`.
+    pub(crate) fn now(&self) -> Instant {
+        match &self.virtual_now {
+            Some(now) => *now.lock().unwrap_or_else(PoisonError::into_inner),
+            None => Instant::now(),
+        }
+    }
+
+    /// Moves a virtual clock forward to `to` (never back).
+    pub(crate) fn advance_to(&self, to: Instant) {
+        if let Some(now) = &self.virtual_now {
+            let mut now = now.lock().unwrap_or_else(PoisonError::into_inner);
+            *now = (*now).max(to);
+        }
+    }
+
+    /// The earliest deadline, if any timer is live.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.heap().next_deadline()
     }
 
     fn heap(&self) -> MutexGuard<'_, TimerHeap> {
