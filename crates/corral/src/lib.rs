@@ -71,6 +71,10 @@ pub use corral_dispatchers::{
     delay, new_fixed_thread_pool_context, new_single_thread_context, Delay, Dispatchers, EventLoop,
     ExecutorDispatcher, LoopGuard, MainGuard, MainLoopError,
 };
+/// `#[corral::main]` runs `async fn main` with [`run_blocking`]; `#[corral::test]` runs an
+/// `async fn` test with [`test::run_test`] (the attribute and the module [`test`] share the name,
+/// in different namespaces).
+pub use corral_macros::{main, test};
 pub use corral_scheduler::{
     block_in_place, default_core_pool_size, BuildError, CoroutineScheduler, Rejected,
     SchedulerBuilder, SchedulerCounters, ShutdownReport, DEFAULT_EXTRA_THREADS, DEFAULT_KEEP_ALIVE,
