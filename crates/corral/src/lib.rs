@@ -72,7 +72,7 @@ pub use corral_dispatchers::{
     ExecutorDispatcher, LoopGuard, MainGuard, MainLoopError,
 };
 /// `#[corral::main]` runs `async fn main` with [`run_blocking`]; `#[corral::test]` runs an
-/// `async fn` test with [`test::run_test`] (the attribute and the module [`test`] share the name,
+/// `async fn` test with [`test::run_test`] (the attribute and the module [`test`](mod@test) share the name,
 /// in different namespaces).
 pub use corral_macros::{main, test};
 pub use corral_scheduler::{

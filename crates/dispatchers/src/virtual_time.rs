@@ -8,8 +8,8 @@
 //! The loop's dispatcher answers [`Dispatch::clock`] with its clock. `delay` and
 //! `schedule_timeout` ask the dispatcher that runs the current coroutine
 //! ([`corral_core::with_host_dispatcher`]) for it; when there is one, their timer goes to the
-//! clock's heap ([`Timers::new_virtual`]) and its deadline is virtual. So every coroutine that
-//! inherits the test's dispatcher sees virtual time, and code sent to another dispatcher
+//! clock's own timer heap and its deadline is virtual. So every coroutine that inherits the
+//! test's dispatcher sees virtual time, and code sent to another dispatcher
 //! (`with_context(Dispatchers::io(), ..)`) sees real time.
 //!
 //! # One step of the loop
@@ -224,7 +224,9 @@ impl TestClock {
         if self.queue.is_empty() {
             let now = Instant::now();
             if limit > now {
-                thread::park_timeout(limit - now);
+                // On a scheduler worker (a test run inside a Default coroutine), the worker's CPU
+                // permit serves others while the loop waits, as an event loop's does.
+                corral_scheduler::block_in_place(|| thread::park_timeout(limit - now));
             }
         }
         self.parked.store(false, Ordering::SeqCst);

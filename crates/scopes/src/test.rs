@@ -1,10 +1,10 @@
 //! [`run_test`] and [`run_test_with`]: running a test body on a single-threaded loop with a
 //! virtual clock (kotlinx-coroutines-test's `runTest`).
 //!
-//! The body is the root frame of a [`TestLoop`](corral_dispatchers::virtual_time::TestLoop)
-//! driven by the calling thread, as `run_blocking` drives its event loop; the loop's
-//! dispatcher is the default of every coroutine of the test, and its clock is what their
-//! `delay`, `with_timeout` and other timers read (see `corral_dispatchers::virtual_time`).
+//! The body is the root frame of a [`TestLoop`] driven by the calling thread, as
+//! `run_blocking` drives its event loop; the loop's dispatcher is the default of every
+//! coroutine of the test, and its clock is what their `delay`, `with_timeout` and other timers
+//! read (see `corral_dispatchers::virtual_time`).
 //!
 //! # Failures
 //!
