@@ -83,6 +83,15 @@ peak concurrency and the thread names: IO is bounded by its parallelism limit, a
 delay suspends without holding a thread, so all 100 000 coroutines finish in about a second
 on a handful of threads. Note the live heap bytes per sleeping coroutine.",
     },
+    Stop {
+        example: "request_id",
+        heading: "a request id follows its coroutines across threads",
+        notice: "\
+Each request's coroutine carries its id as a thread-context element, installed in a
+thread-local before every poll and restored after it, and its user as a plain context value.
+The logging function only reads the thread-local, yet every line names the right request,
+on whichever worker thread, in the IO block and in the child coroutine too; main has none.",
+    },
 ];
 
 /// Where the tour's examples live, relative to the project root.

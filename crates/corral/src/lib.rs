@@ -52,6 +52,15 @@
 //! [`with_context`] switches dispatcher (or adds `NonCancellable`, a name, a job);
 //! [`with_timeout`] cancels the block after a duration.
 //!
+//! **Context.** A [`Context`] holds a dispatcher, a job, a [`CoroutineName`], a
+//! [`CoroutineExceptionHandler`], and values of your own types ([`ContextValue`], read back
+//! with [`Context::value`]; [`ThreadElement`] for a [`ThreadContextElement`] that sets a
+//! thread-local around every poll, such as a request id for logging). Children inherit it.
+//!
+//! **Testing.** [`test::run_test`] (or `#[corral::test]` on an `async fn`) runs a test in
+//! virtual time: a day of `delay`s takes milliseconds. `#[corral::main]` runs `async fn main`
+//! with [`run_blocking`].
+//!
 //! ## What Rust changes
 //!
 //! Children that run in parallel cannot borrow from their parent, so `launch`, `async_` and

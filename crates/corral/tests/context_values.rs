@@ -285,3 +285,42 @@ fn a_panicking_thread_element_does_not_unwind_into_the_runtime() {
     .unwrap();
     assert_eq!(out.unwrap(), 5);
 }
+
+#[test]
+fn a_thread_element_is_restored_after_every_poll() {
+    // Two coroutines interleave on one thread, only one of them carrying the element: the other
+    // must never see its id, at any of its polls.
+    let (element, updates, restores) = LogId::new(5);
+    let single = new_single_thread_context("one-thread");
+    let dispatcher = single.dispatcher().clone();
+    let (with, without) = run_blocking(|scope| async move {
+        let with = scope.async_with(
+            ThreadElement::new(element) + dispatcher.clone(),
+            CoroutineStart::Default,
+            |_| async {
+                let mut seen = Vec::new();
+                for _ in 0..50 {
+                    seen.push(log_id());
+                    yield_now().await;
+                }
+                seen
+            },
+        );
+        let without = scope.async_with(dispatcher, CoroutineStart::Default, |_| async {
+            let mut seen = Vec::new();
+            for _ in 0..50 {
+                seen.push(log_id());
+                yield_now().await;
+            }
+            seen
+        });
+        (with.await.unwrap(), without.await.unwrap())
+    })
+    .unwrap();
+    single.close();
+    assert!(with.iter().all(|id| *id == Some(5)), "{with:?}");
+    assert!(without.iter().all(Option::is_none), "{without:?}");
+    let updates = updates.load(Ordering::SeqCst);
+    assert!(updates >= 50, "one update per poll: {updates}");
+    assert_eq!(updates, restores.load(Ordering::SeqCst));
+}
