@@ -306,3 +306,47 @@ fn a_test_body_may_borrow_and_return_a_value() {
 fn current_time_outside_a_test_panics_clearly() {
     current_time();
 }
+
+#[test]
+fn the_test_loop_runs_launched_coroutines_in_fifo_order() {
+    let log: Log = Arc::default();
+    let seen = log.clone();
+    run_test(move |scope| async move {
+        for name in ["A", "B"] {
+            let log = log.clone();
+            scope.launch(move |_| async move { log_to(&log, name) });
+        }
+        log_to(&log, "C");
+    })
+    .unwrap();
+    assert_eq!(entries(&seen), ["C", "A", "B"]);
+}
+
+#[test]
+fn a_coroutine_outliving_its_test_is_failed_not_left_asleep() {
+    let (leaked, dispatcher_name) = run_test(|scope| async move {
+        let dispatcher = scope.dispatcher();
+        let name = dispatcher.to_string();
+        // A root of its own: the test does not wait for it.
+        let leaked = CoroutineScope::new(dispatcher).launch(|_| async { delay(DAY).await });
+        yield_now().await;
+        (leaked, name)
+    })
+    .unwrap();
+    assert_eq!(dispatcher_name, "StandardTestDispatcher");
+    assert!(leaked.is_completed() && leaked.is_cancelled());
+}
+
+#[test]
+fn test_config_fields_and_builder_agree() {
+    let built = TestConfig::default()
+        .auto_advance(false)
+        .timeout(Duration::from_secs(5));
+    let literal = TestConfig {
+        auto_advance: false,
+        timeout: Duration::from_secs(5),
+    };
+    assert_eq!(built, literal);
+    assert!(TestConfig::default().auto_advance);
+    assert_eq!(TestConfig::default().timeout, DEFAULT_TEST_TIMEOUT);
+}

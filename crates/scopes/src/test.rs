@@ -42,8 +42,10 @@ pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TestConfig {
-    auto_advance: bool,
-    timeout: Duration,
+    /// See [`TestConfig::auto_advance`].
+    pub auto_advance: bool,
+    /// See [`TestConfig::timeout`].
+    pub timeout: Duration,
 }
 
 impl Default for TestConfig {
