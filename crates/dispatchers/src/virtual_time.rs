@@ -29,7 +29,9 @@
 //! While a block the test sent to another dispatcher runs ([`VirtualTimeHold`], held by
 //! `with_context` around such a block), neither auto-advance nor [`advance_until_idle`] moves
 //! the clock: the loop waits for the block instead of skipping the test's timeouts past it
-//! (kotlinx #4045). An explicit [`advance_time_by`] still moves it.
+//! (kotlinx #4045). An explicit [`advance_time_by`] still moves it. A block elsewhere that
+//! itself waits for a test coroutine's virtual timer therefore waits until an explicit
+//! `advance_time_by`, or until the real-time limit fails the test.
 //!
 //! # No lost wake-ups
 //!

@@ -196,3 +196,84 @@ fn scope_parameter(entry: Entry, function: &ItemFn) -> syn::Result<TokenStream2>
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    // `#[test]` would name this crate's own `test` macro here: the standard one is spelled out.
+    use super::{expand, quote, Entry, TokenStream2};
+
+    fn error_of(entry: Entry, args: TokenStream2, item: TokenStream2) -> String {
+        match expand(entry, args, item) {
+            Ok(tokens) => panic!("expanded instead of failing: {tokens}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[::core::prelude::v1::test]
+    fn a_test_expands_to_run_test_with_its_options() {
+        let expanded = expand(
+            Entry::Test,
+            quote! { auto_advance = false, timeout_ms = 250 },
+            quote! { async fn t(scope: ::corral::prelude::CoroutineScope) -> Result<(), String> { Ok(()) } },
+        )
+        .expect("expands")
+        .to_string();
+        assert!(
+            expanded.contains(":: core :: prelude :: v1 :: test"),
+            "{expanded}"
+        );
+        assert!(
+            expanded.contains(":: corral :: test :: run_test_with"),
+            "{expanded}"
+        );
+        assert!(expanded.contains("auto_advance (false)"), "{expanded}");
+        assert!(expanded.contains("from_millis (250)"), "{expanded}");
+        assert!(
+            expanded.contains("fn t () -> Result < () , String >"),
+            "{expanded}"
+        );
+    }
+
+    #[::core::prelude::v1::test]
+    fn main_expands_to_run_blocking() {
+        let expanded = expand(Entry::Main, quote! {}, quote! { async fn main() {} })
+            .expect("expands")
+            .to_string();
+        assert!(expanded.contains(":: corral :: run_blocking"), "{expanded}");
+        assert!(!expanded.contains("v1 :: test"), "{expanded}");
+    }
+
+    #[::core::prelude::v1::test]
+    fn misuse_is_a_clear_compile_error() {
+        assert!(error_of(Entry::Test, quote! {}, quote! { fn t() {} })
+            .contains("#[corral::test] must be put on an `async fn`"));
+        assert!(error_of(Entry::Main, quote! {}, quote! { fn main() {} })
+            .contains("#[corral::main] must be put on an `async fn`"));
+        assert!(error_of(
+            Entry::Test,
+            quote! {},
+            quote! { async fn t(a: u8, b: u8) {} }
+        )
+        .contains("at most one argument"));
+        assert!(
+            error_of(Entry::Test, quote! {}, quote! { async fn t<T>() {} })
+                .contains("cannot be generic")
+        );
+        assert!(error_of(
+            Entry::Test,
+            quote! { flavor = 1 },
+            quote! { async fn t() {} }
+        )
+        .contains("unknown option of #[corral::test]"));
+        assert!(error_of(
+            Entry::Test,
+            quote! { timeout_ms = 0 },
+            quote! { async fn t() {} }
+        )
+        .contains("timeout_ms must be longer than zero"));
+        assert!(
+            error_of(Entry::Main, quote! { x = 1 }, quote! { async fn main() {} })
+                .contains("#[corral::main] takes no arguments")
+        );
+    }
+}
