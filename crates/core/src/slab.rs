@@ -188,24 +188,61 @@ impl<T> InlineSlab<T> {
         in_order(taken)
     }
 
-    /// Removes every entry, returns them in insertion order, and gives the memory back.
-    pub(crate) fn drain_in_order(&mut self) -> Vec<T> {
-        let mut taken = Vec::new();
+    /// Removes every entry, returns them in insertion order, and gives the memory back. A
+    /// slab that never spilled (the common case: one join or handler) gives its inline entry
+    /// back without allocating.
+    pub(crate) fn drain_in_order(&mut self) -> Drained<T> {
+        let Some(spill) = self.spill.take() else {
+            return Drained::Inline(self.inline.take());
+        };
+        let mut taken = Vec::with_capacity(spill.len + 1);
         if let Some(value) = self.inline.take() {
             taken.push((self.inline_stamp, value));
         }
-        if let Some(spill) = self.spill.take() {
-            // The counter moves back inline (see the invariants), so stamps keep growing.
-            self.inline_stamp = spill.last_stamp;
-            taken.reserve(spill.len);
-            taken.extend(
-                spill
-                    .slots
-                    .into_iter()
-                    .filter_map(|slot| slot.value.map(|value| (slot.word, value))),
-            );
+        // The counter moves back inline (see the invariants), so stamps keep growing.
+        self.inline_stamp = spill.last_stamp;
+        taken.extend(
+            spill
+                .slots
+                .into_iter()
+                .filter_map(|slot| slot.value.map(|value| (slot.word, value))),
+        );
+        Drained::Spilled(in_order(taken).into_iter())
+    }
+}
+
+/// The entries [`InlineSlab::drain_in_order`] took, in insertion order.
+#[derive(Debug)]
+pub(crate) enum Drained<T> {
+    /// The slab never spilled: at most the inline entry.
+    Inline(Option<T>),
+    /// The slab had spilled: the entries, sorted.
+    Spilled(std::vec::IntoIter<T>),
+}
+
+impl<T> Drained<T> {
+    /// The entries not yet taken.
+    pub(crate) fn as_slice(&self) -> &[T] {
+        match self {
+            Drained::Inline(entry) => entry.as_slice(),
+            Drained::Spilled(entries) => entries.as_slice(),
         }
-        in_order(taken)
+    }
+}
+
+impl<T> Iterator for Drained<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        match self {
+            Drained::Inline(entry) => entry.take(),
+            Drained::Spilled(entries) => entries.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = self.as_slice().len();
+        (len, Some(len))
     }
 }
 
@@ -280,7 +317,7 @@ mod tests {
         assert_ne!(c, a, "under another key");
         *slab.get_mut(b).unwrap() = "B";
         assert_eq!(slab.take_matching_in_order(|v| *v == "c"), vec!["c"]);
-        assert_eq!(slab.drain_in_order(), vec!["B"]);
+        assert_eq!(slab.drain_in_order().collect::<Vec<_>>(), vec!["B"]);
         assert!(slab.is_empty());
     }
 
@@ -302,7 +339,7 @@ mod tests {
             assert_eq!(slab.get_mut(stale), None);
             assert_eq!(slab.remove(stale), None);
         }
-        assert_eq!(slab.drain_in_order(), vec![2, 3]);
+        assert_eq!(slab.drain_in_order().collect::<Vec<_>>(), vec![2, 3]);
         // The counter survives giving the spill back: keys still never repeat.
         let after_drain = slab.insert(4);
         assert_eq!(slab.remove(inline_again), None);
@@ -406,7 +443,7 @@ mod tests {
                     }
                     Op::Drain => {
                         let expected: Vec<u64> = model.values().copied().collect();
-                        prop_assert_eq!(slab.drain_in_order(), expected);
+                        prop_assert_eq!(slab.drain_in_order().collect::<Vec<_>>(), expected);
                         model.clear();
                         stale.extend(live.drain(..).map(|(_, key)| key));
                     }

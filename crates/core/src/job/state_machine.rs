@@ -63,7 +63,7 @@ use crate::job::work::{complete_ancestors, Work, WorkStack};
 use crate::job::Job;
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
 use crate::loom::sync::{lock, SpinLock};
-use crate::slab::{InlineSlab, SlabKey};
+use crate::slab::{Drained, InlineSlab, SlabKey};
 
 /// The public state of a job (the state table of `docs/semantics.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -200,7 +200,7 @@ pub(crate) struct Finalization {
     /// call); `None` for a normal end and for a cancellation that only wakes waiters.
     final_error: Option<JobError>,
     suppressed: Vec<JobError>,
-    entries: Vec<CompletionEntry>,
+    entries: Drained<CompletionEntry>,
     parent: Option<(Job, SlabKey)>,
 }
 
@@ -663,6 +663,7 @@ impl JobCore {
         // give it to handlers; a plain cancellation woken into join waiters needs none.
         let needs_error = final_error.as_ref().is_some_and(JobError::is_failure)
             || entries
+                .as_slice()
                 .iter()
                 .any(|entry| !matches!(entry, CompletionEntry::Waker(_)));
         let for_completion = if needs_error {
