@@ -177,6 +177,11 @@ impl<T> InlineSlab<T> {
                 }
             }
         }
+        // The common case (a cancellation with no on-cancelling handler) takes nothing: no sort,
+        // no conversion.
+        if taken.is_empty() {
+            return Vec::new();
+        }
         in_order(taken)
     }
 
