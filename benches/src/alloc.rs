@@ -215,3 +215,36 @@ impl Drop for Window {
         ENABLED.store(false, Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Window;
+
+    /// Large enough that the allocations of tests running beside this one are noise.
+    const BLOCK: usize = 4 << 20;
+    const NOISE: isize = 256 << 10;
+
+    #[test]
+    fn a_window_counts_layout_usable_and_resident_bytes_and_frees() {
+        let window = Window::open();
+        let mut block = vec![0u8; BLOCK];
+        // Touch every page, so that the block is resident (calloc'd memory may not be).
+        for page in block.chunks_mut(4096) {
+            page[0] = 1;
+        }
+        let live = window.read();
+        assert!(
+            (BLOCK as isize..BLOCK as isize + NOISE).contains(&live.layout_bytes),
+            "{live:?}"
+        );
+        assert!(live.usable_bytes >= live.layout_bytes - NOISE, "{live:?}");
+        if let Some(resident) = live.resident_bytes {
+            assert!(resident >= BLOCK as isize / 2, "{live:?}");
+        }
+        assert!(live.allocations >= 1);
+        drop(block);
+        let freed = window.read();
+        assert!(freed.layout_bytes.abs() < NOISE, "{freed:?}");
+        assert!(freed.usable_bytes.abs() < NOISE, "{freed:?}");
+    }
+}
