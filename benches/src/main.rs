@@ -11,6 +11,7 @@
 //! ```
 
 mod alloc;
+mod clock;
 mod report;
 mod runtimes;
 mod stats;
@@ -32,7 +33,7 @@ use workloads::{Env, Metric, Workload};
 static ALLOCATOR: alloc::Counting = alloc::Counting;
 
 /// Measured rounds per workload by default (after one warm-up round).
-const DEFAULT_ROUNDS: usize = 7;
+const DEFAULT_ROUNDS: usize = 9;
 /// Measured rounds per workload with `--quick`.
 const QUICK_ROUNDS: usize = 2;
 
@@ -41,7 +42,7 @@ usage: corral-bench [--quick] [--filter NAME]... [--rounds N] [--out DIR] [--lis
 
   --quick        reduced sizes and 2 rounds: a smoke run of every workload (under a minute)
   --filter NAME  run only the workloads whose name contains NAME (repeatable)
-  --rounds N     measured rounds per workload (default: 7, fewer for the slow ones)
+  --rounds N     measured rounds per workload (default: 9, fewer for the slow ones)
   --out DIR      where to write bench-report.{md,svg,json} (default: the cargo target dir)
   --list         list the workloads and exit";
 

@@ -18,7 +18,7 @@ pub(crate) fn render(report: &Report) -> String {
                  \"median\": {}, \"min\": {}, \"max\": {}, \"samples\": {}}}",
                 string(result.name),
                 string(row.runtime.name()),
-                string(row.metric.name()),
+                string(&row.metric.name()),
                 string(row.metric.unit()),
                 number(row.stats.median),
                 number(row.stats.min),

@@ -24,7 +24,11 @@ const MIN_AXIS: f64 = 2.0;
 const MAX_AXIS: f64 = 5.0;
 
 /// The metrics charted.
-const CHARTED: [Metric; 3] = [Metric::Time, Metric::BytesPerCoroutine, Metric::PeakThreads];
+const CHARTED: [Metric; 3] = [
+    Metric::Time,
+    Metric::UsableBytesPerCoroutine,
+    Metric::PeakThreads,
+];
 
 struct Bar {
     label: String,

@@ -1,8 +1,13 @@
 //! `cancel_100k`: cancelling 100 000 suspended tasks and waiting until they are gone.
 //!
-//! Setup (untimed): one task spawned from outside spawns [`TASKS`] children **inside a
-//! worker**, each bumping a static counter and awaiting `std::future::pending()`; the bench
-//! thread waits until all are suspended. Timed, on the bench thread:
+//! Setup (untimed): the counting allocator's window opens; one task spawned from outside
+//! spawns [`TASKS`] children **inside a worker**, each bumping a static counter and awaiting
+//! `std::future::pending()`; the bench thread waits until all are suspended and notes the
+//! usable bytes they hold. Timed, on the bench thread, the same work on every side: cancel
+//! every task, wait until each is complete, and wait until their memory is freed (the live
+//! usable bytes fall below 1/[`FREED_FRACTION`] of what the suspended tasks held), because
+//! tokio's loop frees each task as it awaits its handle while corral frees children on its
+//! workers after the parent's `join` returns. The steps before that wait:
 //! * corral: the parent's `Job::cancel()`, then `join()` on it (in `run_blocking`) until it
 //!   returns, i.e. until every child is cancelled and complete;
 //! * tokio: `abort()` on each of the 100 000 `JoinHandle`s, then awaiting each (in
@@ -10,7 +15,11 @@
 //! * async-executor: dropping each `Task` (which cancels it), then waiting until every
 //!   future was dropped (a drop guard in each future counts a latch down).
 
-use std::time::Instant;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::alloc::Window;
+use crate::clock::Stopwatch;
 
 use crate::runtimes::Runtime;
 use crate::sync::{Latch, Polled};
@@ -42,7 +51,7 @@ pub(super) fn workload() -> Workload {
             "corral: `parent.cancel()` then `parent.join()`; tokio: `abort()` each `JoinHandle` then await each; async-executor: drop each `Task`, then wait until every future was dropped".to_owned(),
         ]
         },
-        Some(5),
+        None,
         &[
             (Runtime::Corral, corral_side!(corral)),
             (Runtime::Tokio, Some(tokio)),
@@ -51,21 +60,53 @@ pub(super) fn workload() -> Workload {
     )
 }
 
+/// The timed section ends when the live usable bytes counted since before the spawns fell to
+/// this fraction of what the suspended tasks held: the tasks' memory is freed. (Not zero: a
+/// runtime may keep queue capacity it grew while spawning.)
+const FREED_FRACTION: isize = 50;
+/// How often the bench thread looks at the allocator while waiting for the frees (it sleeps
+/// in between, so that it does not take a core from the workers).
+const FREED_POLL: Duration = Duration::from_micros(100);
+/// How long the frees may take before the sample fails.
+const FREED_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Sleeps until the tasks' memory is freed (see [`FREED_FRACTION`]).
+///
+/// # Panics
+///
+/// If it is not freed within [`FREED_DEADLINE`]: the runtime leaked the tasks.
+fn wait_freed(window: &Window, suspended: isize) {
+    let deadline = Instant::now() + FREED_DEADLINE;
+    let target = suspended / FREED_FRACTION;
+    while window.usable_bytes() > target {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {suspended} bytes of cancelled tasks still live after {FREED_DEADLINE:?}",
+            window.usable_bytes()
+        );
+        thread::sleep(FREED_POLL);
+    }
+}
+
 #[cfg(feature = "corral")]
 pub(super) fn corral(env: &Env<'_>) -> Sample {
     let n = env.size(TASKS, QUICK_TASKS);
     let root = super::CorralRoot::new();
     POLLED.reset();
+    let window = Window::open();
     let parent = root.scope.launch(move |scope| async move {
         for _ in 0..n {
             scope.launch(|_| suspended());
         }
     });
     POLLED.wait_for(n);
-    let start = Instant::now();
+    let suspended = window.usable_bytes();
+    let start = Stopwatch::start();
     parent.cancel();
     super::block_on_corral(async move { parent.join().await });
+    wait_freed(&window, suspended);
     let elapsed = start.elapsed();
+    drop(window);
     root.finish();
     Sample::time(elapsed, 1)
 }
@@ -74,6 +115,7 @@ fn tokio(env: &Env<'_>) -> Sample {
     let n = env.size(TASKS, QUICK_TASKS);
     POLLED.reset();
     let rt = &env.rts.tokio;
+    let window = Window::open();
     let handles = rt
         .block_on(rt.spawn(async move {
             (0..n)
@@ -82,7 +124,8 @@ fn tokio(env: &Env<'_>) -> Sample {
         }))
         .expect("the spawning task failed");
     POLLED.wait_for(n);
-    let start = Instant::now();
+    let suspended = window.usable_bytes();
+    let start = Stopwatch::start();
     for handle in &handles {
         handle.abort();
     }
@@ -91,6 +134,7 @@ fn tokio(env: &Env<'_>) -> Sample {
             let _ = handle.await;
         }
     });
+    wait_freed(&window, suspended);
     Sample::time(start.elapsed(), 1)
 }
 
@@ -110,6 +154,7 @@ fn async_executor(env: &Env<'_>) -> Sample {
     let ex = executor.clone();
     let latch = Latch::new(n);
     let dropped = latch.clone();
+    let window = Window::open();
     let tasks = futures_lite::future::block_on(executor.spawn(async move {
         (0..n)
             .map(|_| {
@@ -122,8 +167,10 @@ fn async_executor(env: &Env<'_>) -> Sample {
             .collect::<Vec<_>>()
     }));
     POLLED.wait_for(n);
-    let start = Instant::now();
+    let suspended = window.usable_bytes();
+    let start = Stopwatch::start();
     drop(tasks);
     latch.wait();
+    wait_freed(&window, suspended);
     Sample::time(start.elapsed(), 1)
 }

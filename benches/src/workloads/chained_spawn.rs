@@ -8,8 +8,8 @@
 //! finish after the latch opens (inside the next iterations, or the untimed quiescence at the
 //! end of the sample).
 
+use crate::clock::Stopwatch;
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::runtimes::Runtime;
 use crate::sync::Latch;
@@ -52,7 +52,7 @@ fn corral_link(scope: &corral::CoroutineScope, done: Arc<Latch>, n: usize) {
 pub(super) fn corral(env: &Env<'_>) -> Sample {
     let links = env.size(LINKS, QUICK_LINKS);
     let root = super::CorralRoot::new();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..ITERATIONS {
         let latch = Latch::new(1);
         let done = latch.clone();
@@ -75,7 +75,7 @@ fn tokio_link(done: Arc<Latch>, n: usize) {
 
 fn tokio(env: &Env<'_>) -> Sample {
     let links = env.size(LINKS, QUICK_LINKS);
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..ITERATIONS {
         let latch = Latch::new(1);
         let done = latch.clone();
@@ -98,7 +98,7 @@ fn async_executor_link(ex: Arc<async_executor::Executor<'static>>, done: Arc<Lat
 fn async_executor(env: &Env<'_>) -> Sample {
     let links = env.size(LINKS, QUICK_LINKS);
     let executor = &env.rts.async_executor.executor;
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..ITERATIONS {
         let latch = Latch::new(1);
         let done = latch.clone();

@@ -4,13 +4,17 @@
 //! One sample: with the allocation window open, the bench thread spawns one task, which
 //! spawns [`TASKS`] tasks **from inside a worker**; each bumps a static counter, sleeps
 //! [`DELAY`] (corral `delay`, tokio `tokio::time::sleep`) and counts a latch down. When all
-//! have been polled (all timers registered, none fired yet), the window's live bytes divided
-//! by [`TASKS`] are the memory sample (tasks and timer entries, whatever the runtime
-//! allocates per sleeper). The time sample runs from the first spawn until the latch opens:
+//! have been polled (all timers registered, none fired yet), the window's layout bytes,
+//! usable bytes and resident-set growth divided by [`TASKS`] are the memory sample (tasks and
+//! timer entries, whatever the runtime allocates per sleeper, amortized over all of them:
+//! growth by doubling of a timer heap or a child slab is part of the cost at this size). The
+//! window opens after earlier frees settled (see `alloc`). The time sample runs from the first spawn until the latch opens:
 //! the ideal is [`DELAY`] plus spawning. async-executor has no timer of its own (smol's is
 //! `async-io`, not a dependency here), so it has no row.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Stopwatch;
 
 use crate::alloc::Window;
 use crate::runtimes::Runtime;
@@ -61,18 +65,18 @@ pub(super) fn workload() -> Workload {
 ///
 /// If registering took longer than `delay` (some sleepers may have woken and freed their
 /// memory before it was read).
-fn measure(start: Instant, window: Window, latch: &Latch, n: usize, delay: Duration) -> Sample {
+fn measure(start: Stopwatch, window: Window, latch: &Latch, n: usize, delay: Duration) -> Sample {
     POLLED.wait_for(n);
-    let (bytes, allocations) = (window.live_bytes(), window.allocations());
+    let reading = window.read();
     drop(window);
-    let registered = start.elapsed();
+    let registered = start.elapsed().wall;
     latch.wait();
     let elapsed = start.elapsed();
     assert!(
         registered < delay,
         "registering {n} sleepers took {registered:?}, longer than their {delay:?} delay"
     );
-    Sample::time(elapsed, 1).with_memory(bytes, allocations, n)
+    Sample::time(elapsed, 1).with_memory(reading, n)
 }
 
 #[cfg(feature = "corral")]
@@ -83,7 +87,7 @@ pub(super) fn corral(env: &Env<'_>) -> Sample {
     let done = latch.clone();
     POLLED.reset();
     let window = Window::open();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     root.scope.launch(move |scope| async move {
         for _ in 0..n {
             let done = done.clone();
@@ -105,7 +109,7 @@ fn tokio(env: &Env<'_>) -> Sample {
     let done = latch.clone();
     POLLED.reset();
     let window = Window::open();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     env.rts.tokio.spawn(async move {
         for _ in 0..n {
             let done = done.clone();

@@ -9,7 +9,9 @@
 //! async-executor has no blocking pool (smol's is the `blocking` crate, not a dependency
 //! here), so it has no row.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Stopwatch;
 
 use crate::runtimes::Runtime;
 use crate::sync::Latch;
@@ -57,7 +59,7 @@ pub(super) fn corral(env: &Env<'_>) -> Sample {
     let root = super::CorralRoot::new();
     let latch = Latch::new(n);
     let threads = PeakThreads::start(Runtime::Corral);
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..n {
         let done = latch.clone();
         root.scope.launch_with(
@@ -80,7 +82,7 @@ fn tokio(env: &Env<'_>) -> Sample {
     let n = env.size(CALLS, QUICK_CALLS);
     let latch = Latch::new(n);
     let threads = PeakThreads::start(Runtime::Tokio);
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..n {
         let done = latch.clone();
         env.rts.tokio.spawn_blocking(move || {

@@ -12,7 +12,9 @@
 //! async-executor has no blocking pool, so it has no row.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Stopwatch;
 
 use crate::runtimes::Runtime;
 use crate::sync::{Gauge, Latch};
@@ -60,7 +62,7 @@ pub(super) fn corral(env: &Env<'_>) -> Sample {
     let view = Dispatchers::io().limited_parallelism(LIMIT);
     let latch = Latch::new(n);
     let gauge = Gauge::new();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..n {
         let (done, gauge) = (latch.clone(), gauge.clone());
         root.scope
@@ -80,7 +82,7 @@ fn tokio(env: &Env<'_>) -> Sample {
     let semaphore = Arc::new(tokio::sync::Semaphore::new(LIMIT));
     let latch = Latch::new(n);
     let gauge = Gauge::new();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..n {
         let (done, gauge, semaphore) = (latch.clone(), gauge.clone(), semaphore.clone());
         env.rts.tokio.spawn(async move {

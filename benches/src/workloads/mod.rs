@@ -6,7 +6,11 @@
 //! reported per *iteration* (one execution of the workload as described, e.g. 10 000 spawns);
 //! fast workloads run several iterations per sample to be measurable.
 
+use std::borrow::Cow;
 use std::fmt;
+
+use crate::alloc::Reading;
+use crate::clock::Elapsed;
 
 use crate::runtimes::{Runtime, Runtimes};
 
@@ -46,8 +50,22 @@ pub(crate) fn all() -> Vec<Workload> {
 pub(crate) enum Metric {
     /// Wall time of one iteration, in seconds.
     Time,
-    /// Live heap bytes per suspended coroutine.
+    /// CPU time of the whole process during one iteration, in seconds.
+    CpuTime,
+    /// Live heap bytes per suspended coroutine, as `Layout` sizes (what the runtime asked
+    /// for), at the workload's full size.
     BytesPerCoroutine,
+    /// Live heap bytes per suspended coroutine as the allocator handed them out (its size
+    /// classes), at the workload's full size.
+    UsableBytesPerCoroutine,
+    /// Resident-set growth per suspended coroutine, at the workload's full size.
+    ResidentBytesPerCoroutine,
+    /// [`UsableBytesPerCoroutine`](Metric::UsableBytesPerCoroutine) when only this many
+    /// coroutines were suspended.
+    UsableBytesAt(usize),
+    /// [`ResidentBytesPerCoroutine`](Metric::ResidentBytesPerCoroutine) when only this many
+    /// coroutines were suspended.
+    ResidentBytesAt(usize),
     /// Heap allocations per coroutine (shown in the tables, not in the JSON).
     AllocationsPerCoroutine,
     /// The runtime's peak thread count during the sample.
@@ -57,29 +75,42 @@ pub(crate) enum Metric {
 }
 
 impl Metric {
-    /// The stable name used in reports.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
+    /// The stable name used in reports; the rows at a smaller size end in `_n<size>`.
+    pub(crate) fn name(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             Metric::Time => "time",
+            Metric::CpuTime => "cpu_time",
             Metric::BytesPerCoroutine => "bytes_per_coroutine",
+            Metric::UsableBytesPerCoroutine => "usable_bytes_per_coroutine",
+            Metric::ResidentBytesPerCoroutine => "resident_bytes_per_coroutine",
+            Metric::UsableBytesAt(n) => {
+                return Cow::Owned(format!("usable_bytes_per_coroutine_n{n}"))
+            }
+            Metric::ResidentBytesAt(n) => {
+                return Cow::Owned(format!("resident_bytes_per_coroutine_n{n}"))
+            }
             Metric::AllocationsPerCoroutine => "allocations_per_coroutine",
             Metric::PeakThreads => "peak_threads",
             Metric::MaxConcurrency => "max_concurrency",
-        }
+        })
     }
 
     /// The unit of the metric's values.
     pub(crate) fn unit(self) -> &'static str {
         match self {
-            Metric::Time => "s",
-            Metric::BytesPerCoroutine => "B",
+            Metric::Time | Metric::CpuTime => "s",
+            Metric::BytesPerCoroutine
+            | Metric::UsableBytesPerCoroutine
+            | Metric::ResidentBytesPerCoroutine
+            | Metric::UsableBytesAt(_)
+            | Metric::ResidentBytesAt(_) => "B",
             Metric::AllocationsPerCoroutine => "allocations",
             Metric::PeakThreads => "threads",
             Metric::MaxConcurrency => "tasks",
         }
     }
 
-    /// Whether the metric belongs in `bench-report.json` (whose schema names four metrics).
+    /// Whether the metric belongs in `bench-report.json`.
     pub(crate) fn in_json(self) -> bool {
         self != Metric::AllocationsPerCoroutine
     }
@@ -92,7 +123,7 @@ impl Metric {
 
 impl fmt::Display for Metric {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.name())
+        f.pad(&self.name())
     }
 }
 
@@ -101,12 +132,14 @@ impl fmt::Display for Metric {
 pub(crate) struct Sample(pub(crate) Vec<(Metric, f64)>);
 
 impl Sample {
-    /// A sample of `total` wall time over `iterations` iterations.
-    pub(crate) fn time(total: std::time::Duration, iterations: usize) -> Sample {
-        Sample(vec![(
-            Metric::Time,
-            total.as_secs_f64() / iterations as f64,
-        )])
+    /// A sample of `elapsed` wall and CPU time over `iterations` iterations.
+    pub(crate) fn time(elapsed: Elapsed, iterations: usize) -> Sample {
+        let per_iteration = |d: std::time::Duration| d.as_secs_f64() / iterations as f64;
+        let sample = Sample::default().with(Metric::Time, per_iteration(elapsed.wall));
+        match elapsed.cpu {
+            Some(cpu) => sample.with(Metric::CpuTime, per_iteration(cpu)),
+            None => sample,
+        }
     }
 
     /// Adds a measurement.
@@ -115,22 +148,32 @@ impl Sample {
         self
     }
 
-    /// Adds the memory measurements of `coroutines` suspended coroutines that took
-    /// `live_bytes` and `allocations` in total.
-    pub(crate) fn with_memory(
-        self,
-        live_bytes: isize,
-        allocations: usize,
-        coroutines: usize,
-    ) -> Sample {
-        self.with(
-            Metric::BytesPerCoroutine,
-            live_bytes as f64 / coroutines as f64,
-        )
-        .with(
-            Metric::AllocationsPerCoroutine,
-            allocations as f64 / coroutines as f64,
-        )
+    /// Adds the memory measurements of `coroutines` suspended coroutines that took what
+    /// `reading` saw, as the workload's full-size rows.
+    pub(crate) fn with_memory(self, reading: Reading, coroutines: usize) -> Sample {
+        let per = |bytes: isize| bytes as f64 / coroutines as f64;
+        let sample = self
+            .with(Metric::BytesPerCoroutine, per(reading.layout_bytes))
+            .with(Metric::UsableBytesPerCoroutine, per(reading.usable_bytes))
+            .with(
+                Metric::AllocationsPerCoroutine,
+                reading.allocations as f64 / coroutines as f64,
+            );
+        match reading.resident_bytes {
+            Some(rss) => sample.with(Metric::ResidentBytesPerCoroutine, per(rss)),
+            None => sample,
+        }
+    }
+
+    /// Adds the memory measurements of `coroutines` suspended coroutines as the rows at that
+    /// smaller size.
+    pub(crate) fn with_memory_at(self, reading: Reading, coroutines: usize) -> Sample {
+        let per = |bytes: isize| bytes as f64 / coroutines as f64;
+        let sample = self.with(Metric::UsableBytesAt(coroutines), per(reading.usable_bytes));
+        match reading.resident_bytes {
+            Some(rss) => sample.with(Metric::ResidentBytesAt(coroutines), per(rss)),
+            None => sample,
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 //! so the channel is not what is measured. corral's tasks are launched from the spawning
 //! coroutine's own scope.
 
-use std::time::Instant;
+use crate::clock::Stopwatch;
 
 use crate::runtimes::Runtime;
 use crate::sync::{oneshot, Latch};
@@ -42,7 +42,7 @@ pub(super) fn workload() -> Workload {
 pub(super) fn corral(env: &Env<'_>) -> Sample {
     let pairs = env.size(PAIRS, QUICK_PAIRS);
     let root = super::CorralRoot::new();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..ITERATIONS {
         let latch = Latch::new(pairs);
         let done = latch.clone();
@@ -71,7 +71,7 @@ pub(super) fn corral(env: &Env<'_>) -> Sample {
 
 fn tokio(env: &Env<'_>) -> Sample {
     let pairs = env.size(PAIRS, QUICK_PAIRS);
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..ITERATIONS {
         let latch = Latch::new(pairs);
         let done = latch.clone();
@@ -99,7 +99,7 @@ fn tokio(env: &Env<'_>) -> Sample {
 fn async_executor(env: &Env<'_>) -> Sample {
     let pairs = env.size(PAIRS, QUICK_PAIRS);
     let executor = &env.rts.async_executor.executor;
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..ITERATIONS {
         let latch = Latch::new(pairs);
         let done = latch.clone();

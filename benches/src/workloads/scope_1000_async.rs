@@ -8,7 +8,7 @@
 //!
 //! Each sum is checked. [`ITERATIONS`] iterations run back to back in the same task.
 
-use std::time::Instant;
+use crate::clock::Stopwatch;
 
 use crate::runtimes::Runtime;
 use crate::sync::Latch;
@@ -49,7 +49,7 @@ pub(super) fn corral(env: &Env<'_>) -> Sample {
     let root = super::CorralRoot::new();
     let latch = Latch::new(1);
     let done = latch.clone();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     root.scope.launch(move |_| async move {
         for _ in 0..iterations {
             let sum = corral::coroutine_scope(|scope| async move {
@@ -78,7 +78,7 @@ fn tokio(env: &Env<'_>) -> Sample {
     let iterations = env.size(ITERATIONS, QUICK_ITERATIONS);
     let latch = Latch::new(1);
     let done = latch.clone();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     env.rts.tokio.spawn(async move {
         for _ in 0..iterations {
             let mut set = tokio::task::JoinSet::new();
@@ -103,7 +103,7 @@ fn async_executor(env: &Env<'_>) -> Sample {
     let ex = executor.clone();
     let latch = Latch::new(1);
     let done = latch.clone();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     executor
         .spawn(async move {
             for _ in 0..iterations {

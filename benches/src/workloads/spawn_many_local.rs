@@ -5,7 +5,7 @@
 //! each counting a shared latch down; the bench thread blocks on the latch. corral's
 //! children are launched from the spawning coroutine's own scope (`launch { launch {} }`).
 
-use std::time::Instant;
+use crate::clock::Stopwatch;
 
 use crate::runtimes::Runtime;
 use crate::sync::Latch;
@@ -39,7 +39,7 @@ pub(super) fn workload() -> Workload {
 pub(super) fn corral(env: &Env<'_>) -> Sample {
     let n = env.size(SPAWNS, QUICK_SPAWNS);
     let root = super::CorralRoot::new();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..ITERATIONS {
         let latch = Latch::new(n);
         let done = latch.clone();
@@ -58,7 +58,7 @@ pub(super) fn corral(env: &Env<'_>) -> Sample {
 
 fn tokio(env: &Env<'_>) -> Sample {
     let n = env.size(SPAWNS, QUICK_SPAWNS);
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..ITERATIONS {
         let latch = Latch::new(n);
         let done = latch.clone();
@@ -76,7 +76,7 @@ fn tokio(env: &Env<'_>) -> Sample {
 fn async_executor(env: &Env<'_>) -> Sample {
     let n = env.size(SPAWNS, QUICK_SPAWNS);
     let executor = &env.rts.async_executor.executor;
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..ITERATIONS {
         let latch = Latch::new(n);
         let done = latch.clone();

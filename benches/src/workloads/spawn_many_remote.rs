@@ -5,7 +5,7 @@
 //! latch down, then blocks on the latch. corral launches them from a root
 //! `CoroutineScope::new(Job::new())`, so each is a child of that job.
 
-use std::time::Instant;
+use crate::clock::Stopwatch;
 
 use crate::runtimes::Runtime;
 use crate::sync::Latch;
@@ -39,7 +39,7 @@ pub(super) fn workload() -> Workload {
 pub(super) fn corral(env: &Env<'_>) -> Sample {
     let n = env.size(SPAWNS, QUICK_SPAWNS);
     let root = super::CorralRoot::new();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..ITERATIONS {
         let latch = Latch::new(n);
         for _ in 0..n {
@@ -55,7 +55,7 @@ pub(super) fn corral(env: &Env<'_>) -> Sample {
 
 fn tokio(env: &Env<'_>) -> Sample {
     let n = env.size(SPAWNS, QUICK_SPAWNS);
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..ITERATIONS {
         let latch = Latch::new(n);
         for _ in 0..n {
@@ -70,7 +70,7 @@ fn tokio(env: &Env<'_>) -> Sample {
 fn async_executor(env: &Env<'_>) -> Sample {
     let n = env.size(SPAWNS, QUICK_SPAWNS);
     let executor = &env.rts.async_executor.executor;
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..ITERATIONS {
         let latch = Latch::new(n);
         for _ in 0..n {

@@ -8,8 +8,8 @@
 //! [`ITERATIONS`] round trips run back to back; the results are summed and checked.
 //! async-executor has no blocking pool, so it has no row.
 
+use crate::clock::Stopwatch;
 use std::hint::black_box;
-use std::time::Instant;
 
 use crate::runtimes::Runtime;
 use crate::sync::Latch;
@@ -45,7 +45,7 @@ pub(super) fn corral(env: &Env<'_>) -> Sample {
     let root = super::CorralRoot::new();
     let latch = Latch::new(1);
     let done = latch.clone();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     root.scope.launch(move |_| async move {
         let mut sum = 0;
         for _ in 0..iterations {
@@ -66,7 +66,7 @@ fn tokio(env: &Env<'_>) -> Sample {
     let iterations = env.size(ITERATIONS, QUICK_ITERATIONS);
     let latch = Latch::new(1);
     let done = latch.clone();
-    let start = Instant::now();
+    let start = Stopwatch::start();
     env.rts.tokio.spawn(async move {
         let mut sum = 0;
         for _ in 0..iterations {

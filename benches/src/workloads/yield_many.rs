@@ -5,7 +5,7 @@
 //! bench thread blocks on the latch. Yield: corral `yield_now`, tokio
 //! `tokio::task::yield_now`, async-executor `futures_lite::future::yield_now`.
 
-use std::time::Instant;
+use crate::clock::Stopwatch;
 
 use crate::runtimes::Runtime;
 use crate::sync::Latch;
@@ -42,7 +42,7 @@ pub(super) fn corral(env: &Env<'_>) -> Sample {
     let yields = env.size(YIELDS, QUICK_YIELDS);
     let root = super::CorralRoot::new();
     let latch = Latch::new(TASKS);
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..TASKS {
         let done = latch.clone();
         root.scope.launch(move |_| async move {
@@ -61,7 +61,7 @@ pub(super) fn corral(env: &Env<'_>) -> Sample {
 fn tokio(env: &Env<'_>) -> Sample {
     let yields = env.size(YIELDS, QUICK_YIELDS);
     let latch = Latch::new(TASKS);
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..TASKS {
         let done = latch.clone();
         env.rts.tokio.spawn(async move {
@@ -78,7 +78,7 @@ fn tokio(env: &Env<'_>) -> Sample {
 fn async_executor(env: &Env<'_>) -> Sample {
     let yields = env.size(YIELDS, QUICK_YIELDS);
     let latch = Latch::new(TASKS);
-    let start = Instant::now();
+    let start = Stopwatch::start();
     for _ in 0..TASKS {
         let done = latch.clone();
         env.rts

@@ -1,5 +1,6 @@
 //! [`InlineSlab`]: O(1) insert and remove by [`SlabKey`], the first entry inline; it holds a
-//! job's children and its completion entries.
+//! job's completion entries. (A job's children need no stamps and have their own, smaller
+//! slab: `job::children`.)
 //!
 //! # Keys
 //!
@@ -7,16 +8,15 @@
 //! *stamp*: the value of a 64-bit counter per slab that every insert bumps and nothing ever
 //! resets (2^64 inserts never happen), so a key names one entry for the whole life of the slab.
 //! Slots are reused, and the key of a removed entry (a spent `invoke_on_cancelling` handle, a
-//! woken `join`, a child that already left) must never reach the entry that now sits in its
+//! woken `join`) must never reach the entry that now sits in its
 //! slot: every operation that takes a key compares the stamp and is a no-op for a stale key.
 //! Stamps also give the insertion order, which completion entries need (once slots are reused,
 //! slot order is not insertion order).
 //!
 //! # Memory
 //!
-//! Most jobs never have more than one child nor more than one completion entry at a time (a
-//! scope function's frame, a `with_context` block, a chain of launches; the `Deferred` or `join`
-//! waiting for them), so the first entry lives inline and costs no allocation. A second live
+//! Most jobs never have more than one completion entry at a time (the `Deferred`, `join` or
+//! scope frame waiting for them), so the first entry lives inline and costs no allocation. A second live
 //! entry spills into a boxed header (slots, free list, length, counter) that the first spill
 //! allocates, so a slab that never spilled is the inline entry, one word and a null pointer.
 //! The counter lives in `inline_stamp` until the slab spills and in the header after, which
@@ -44,15 +44,6 @@ pub(crate) struct SlabKey {
     /// `INLINE`, or an index into the spilled slots.
     index: u32,
     stamp: u64,
-}
-
-impl SlabKey {
-    /// A placeholder for a field that holds a key only some of the time (see `JobCore`'s
-    /// parent link); never handed out, since stamps start at 1.
-    pub(crate) const UNUSED: SlabKey = SlabKey {
-        index: INLINE,
-        stamp: 0,
-    };
 }
 
 /// The slot index of the inline entry; spilled indices stay below it.
@@ -95,6 +86,7 @@ impl<T> InlineSlab<T> {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.inline.is_none() && self.spill.as_ref().is_none_or(|spill| spill.len == 0)
     }
@@ -185,27 +177,69 @@ impl<T> InlineSlab<T> {
                 }
             }
         }
+        // The common case (a cancellation with no on-cancelling handler) takes nothing: no sort,
+        // no conversion.
+        if taken.is_empty() {
+            return Vec::new();
+        }
         in_order(taken)
     }
 
-    /// Removes every entry, returns them in insertion order, and gives the memory back.
-    pub(crate) fn drain_in_order(&mut self) -> Vec<T> {
-        let mut taken = Vec::new();
+    /// Removes every entry, returns them in insertion order, and gives the memory back. A
+    /// slab that never spilled (the common case: one join or handler) gives its inline entry
+    /// back without allocating.
+    pub(crate) fn drain_in_order(&mut self) -> Drained<T> {
+        let Some(spill) = self.spill.take() else {
+            return Drained::Inline(self.inline.take());
+        };
+        let mut taken = Vec::with_capacity(spill.len + 1);
         if let Some(value) = self.inline.take() {
             taken.push((self.inline_stamp, value));
         }
-        if let Some(spill) = self.spill.take() {
-            // The counter moves back inline (see the invariants), so stamps keep growing.
-            self.inline_stamp = spill.last_stamp;
-            taken.reserve(spill.len);
-            taken.extend(
-                spill
-                    .slots
-                    .into_iter()
-                    .filter_map(|slot| slot.value.map(|value| (slot.word, value))),
-            );
+        // The counter moves back inline (see the invariants), so stamps keep growing.
+        self.inline_stamp = spill.last_stamp;
+        taken.extend(
+            spill
+                .slots
+                .into_iter()
+                .filter_map(|slot| slot.value.map(|value| (slot.word, value))),
+        );
+        Drained::Spilled(in_order(taken).into_iter())
+    }
+}
+
+/// The entries [`InlineSlab::drain_in_order`] took, in insertion order.
+#[derive(Debug)]
+pub(crate) enum Drained<T> {
+    /// The slab never spilled: at most the inline entry.
+    Inline(Option<T>),
+    /// The slab had spilled: the entries, sorted.
+    Spilled(std::vec::IntoIter<T>),
+}
+
+impl<T> Drained<T> {
+    /// The entries not yet taken.
+    pub(crate) fn as_slice(&self) -> &[T] {
+        match self {
+            Drained::Inline(entry) => entry.as_slice(),
+            Drained::Spilled(entries) => entries.as_slice(),
         }
-        in_order(taken)
+    }
+}
+
+impl<T> Iterator for Drained<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        match self {
+            Drained::Inline(entry) => entry.take(),
+            Drained::Spilled(entries) => entries.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = self.as_slice().len();
+        (len, Some(len))
     }
 }
 
@@ -280,7 +314,7 @@ mod tests {
         assert_ne!(c, a, "under another key");
         *slab.get_mut(b).unwrap() = "B";
         assert_eq!(slab.take_matching_in_order(|v| *v == "c"), vec!["c"]);
-        assert_eq!(slab.drain_in_order(), vec!["B"]);
+        assert_eq!(slab.drain_in_order().collect::<Vec<_>>(), vec!["B"]);
         assert!(slab.is_empty());
     }
 
@@ -302,21 +336,22 @@ mod tests {
             assert_eq!(slab.get_mut(stale), None);
             assert_eq!(slab.remove(stale), None);
         }
-        assert_eq!(slab.drain_in_order(), vec![2, 3]);
+        assert_eq!(slab.drain_in_order().collect::<Vec<_>>(), vec![2, 3]);
         // The counter survives giving the spill back: keys still never repeat.
         let after_drain = slab.insert(4);
         assert_eq!(slab.remove(inline_again), None);
         assert_eq!(slab.remove(after_drain), Some(4));
     }
 
-    /// The layout the module docs promise: 12-byte keys, and a spilled child slot (a job
-    /// handle and its stamp) as small as the index-only slot it replaced.
+    /// The layout the module docs promise: 12-byte keys, and a spilled slot one word more
+    /// than its entry.
     #[test]
     fn keys_and_slots_stay_small() {
         use std::mem::size_of;
         assert_eq!(size_of::<SlabKey>(), 12);
         assert_eq!(size_of::<Option<SlabKey>>(), 16);
-        assert_eq!(size_of::<Slot<crate::job::Job>>(), 24);
+        type Entry = crate::job::state_machine::CompletionEntry;
+        assert_eq!(size_of::<Slot<Entry>>(), size_of::<Entry>() + 8);
     }
 
     #[derive(Clone, Debug)]
@@ -406,7 +441,7 @@ mod tests {
                     }
                     Op::Drain => {
                         let expected: Vec<u64> = model.values().copied().collect();
-                        prop_assert_eq!(slab.drain_in_order(), expected);
+                        prop_assert_eq!(slab.drain_in_order().collect::<Vec<_>>(), expected);
                         model.clear();
                         stale.extend(live.drain(..).map(|(_, key)| key));
                     }

@@ -62,7 +62,7 @@ pub struct Delay {
 }
 
 /// One enum rather than separate fields: a sleeping coroutine holds its `Delay`, and the
-/// registered variant (an `Arc`, a 12-byte key and the deadline) is the only large one.
+/// registered variant (the host, a 12-byte key and the deadline) is the only large one.
 enum DelayState {
     /// Zero duration, or fired: ready.
     Done,
@@ -72,12 +72,32 @@ enum DelayState {
         deadline: Option<Instant>,
         timers: Option<Arc<Timers>>,
     },
-    /// Waiting in `timers` under `key`.
+    /// Waiting in `host`'s heap under `key`.
     Registered {
         deadline: Instant,
-        timers: Arc<Timers>,
+        host: Host,
         key: TimerKey,
     },
+}
+
+/// Whose heap a registered `Delay` waits in. The shared timer thread's heap lives as long as
+/// the process, so a `Delay` there holds no reference count: registering and dropping one
+/// touch no shared counter (every worker's sleepers would otherwise bump the same `Arc`).
+enum Host {
+    /// The shared timer thread's heap ([`shared_timers`]).
+    Shared,
+    /// An event loop's heap (which outlives the loop if the shared thread adopts it), or a
+    /// virtual clock's ([`crate::virtual_time`]).
+    Loop(Arc<Timers>),
+}
+
+impl Host {
+    fn timers(&self) -> &Timers {
+        match self {
+            Host::Shared => shared_timers(),
+            Host::Loop(timers) => timers,
+        }
+    }
 }
 
 impl Future for Delay {
@@ -88,8 +108,8 @@ impl Future for Delay {
             DelayState::Done => Poll::Ready(()),
             // Until cancelled: the coroutine is dropped at this suspension.
             DelayState::Unregistered { deadline: None, .. } => Poll::Pending,
-            DelayState::Registered { timers, key, .. } => {
-                if timers.update_waker(*key, cx.waker()) {
+            DelayState::Registered { host, key, .. } => {
+                if host.timers().update_waker(*key, cx.waker()) {
                     Poll::Pending
                 } else {
                     // Fired (a wake-up can only come from firing, or be spurious after it).
@@ -109,13 +129,16 @@ impl Future for Delay {
                 timers,
             } => {
                 let deadline = *deadline;
-                let timers = timers.clone().unwrap_or_else(|| {
-                    event_loop::current_timers().unwrap_or_else(|| shared_timers().clone())
-                });
-                let key = timers.insert(deadline, TimerAction::Wake(cx.waker().clone()));
+                let host = match timers {
+                    Some(timers) => Host::Loop(timers.clone()),
+                    None => event_loop::current_timers().map_or(Host::Shared, Host::Loop),
+                };
+                let key = host
+                    .timers()
+                    .insert(deadline, TimerAction::Wake(cx.waker().clone()));
                 self.state = DelayState::Registered {
                     deadline,
-                    timers,
+                    host,
                     key,
                 };
                 Poll::Pending
@@ -126,8 +149,8 @@ impl Future for Delay {
 
 impl Drop for Delay {
     fn drop(&mut self) {
-        if let DelayState::Registered { timers, key, .. } = &self.state {
-            timers.cancel(*key);
+        if let DelayState::Registered { host, key, .. } = &self.state {
+            host.timers().cancel(*key);
         }
     }
 }

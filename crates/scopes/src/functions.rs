@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use corral_core::{
     async_scoped, current_context, host_dispatcher, is_active, scoped, yield_now, Context,
-    CoroutineStart, Job, JobError, NonCancellable, ScopeKind,
+    CoroutineStart, Deferred, JobError, NonCancellable, ScopeKind,
 };
 use corral_dispatchers::virtual_time::hold_virtual_time;
 use corral_dispatchers::{schedule_timeout, TimeoutHandle};
@@ -178,8 +178,7 @@ where
         // the `with_context` future is dropped before it returned (select-style racing): the
         // block is cancelled at once and, being a child of the caller's job, holds that job's
         // completion until it ended.
-        let _cancel_if_dropped = CancelOnDrop(deferred.job().clone());
-        deferred.await
+        CancelOnDrop(deferred).await
     };
     // In a test, the virtual clock waits for the block instead of jumping past it.
     let hold = hold_virtual_time();
@@ -195,16 +194,27 @@ where
     result
 }
 
-/// Cancels its job when dropped (a no-op once the job completed).
-struct CancelOnDrop(Job);
+/// Awaits a `Deferred` and cancels its job if dropped before (a no-op once the job completed).
+/// It owns the `Deferred` rather than a second handle to its job: no reference count is
+/// bumped and dropped per `with_context` hop.
+struct CancelOnDrop<T>(Deferred<T>);
 
-impl Drop for CancelOnDrop {
+impl<T> Future for CancelOnDrop<T> {
+    type Output = Result<T, JobError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for CancelOnDrop<T> {
     fn drop(&mut self) {
-        if !self.0.is_completed() {
+        let job = self.0.job();
+        if !job.is_completed() {
             // `Job::cancel` re-raises a plain descendant job's handler panic to its caller;
             // here the caller is a destructor (perhaps running during an unwind), so the panic
             // is reported instead of raised.
-            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| self.0.cancel())) {
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| job.cancel())) {
                 corral_core::error::report_uncaught_panic(payload);
             }
         }

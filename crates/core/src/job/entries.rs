@@ -7,7 +7,7 @@
 //! and never touches the entry that reused its slot; their stamps give the registration order.
 
 use crate::job::state_machine::CompletionEntry;
-use crate::slab::{InlineSlab, SlabKey};
+use crate::slab::{Drained, InlineSlab, SlabKey};
 
 /// See the module docs.
 pub(crate) struct Entries {
@@ -52,7 +52,7 @@ impl Entries {
     }
 
     /// Takes every entry, in registration order.
-    pub(crate) fn drain_in_order(&mut self) -> Vec<CompletionEntry> {
+    pub(crate) fn drain_in_order(&mut self) -> Drained<CompletionEntry> {
         self.slots.drain_in_order()
     }
 }
@@ -100,6 +100,6 @@ mod tests {
         assert!(entries.remove(spent).is_none());
         assert!(entries.get_mut(spent).is_none());
         assert!(entries.get_mut(joiner).is_some());
-        assert_eq!(entries.drain_in_order().len(), 1);
+        assert_eq!(entries.drain_in_order().count(), 1);
     }
 }

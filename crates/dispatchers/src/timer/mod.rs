@@ -255,6 +255,6 @@ fn shared() -> &'static SharedTimer {
 }
 
 /// The shared timer thread's heap.
-pub(crate) fn shared_timers() -> &'static Arc<Timers> {
+pub(crate) fn shared_timers() -> &'static Timers {
     &shared().own
 }
