@@ -193,10 +193,11 @@ pub fn schedule_timeout(
 ) -> TimeoutHandle {
     let timers = virtual_timers();
     let key = deadline_after(timers.as_deref(), after).map(|deadline| {
-        timers
-            .as_ref()
-            .unwrap_or_else(|| shared_timers())
-            .insert(deadline, TimerAction::Call(Box::new(callback)))
+        let host = match timers.as_deref() {
+            Some(timers) => timers,
+            None => shared_timers(),
+        };
+        host.insert(deadline, TimerAction::Call(Box::new(callback)))
     });
     TimeoutHandle { key, timers }
 }
@@ -218,7 +219,10 @@ impl TimeoutHandle {
     }
 
     fn cancel_in_place(&mut self) -> bool {
-        let timers = self.timers.as_ref().unwrap_or_else(|| shared_timers());
+        let timers = match self.timers.as_deref() {
+            Some(timers) => timers,
+            None => shared_timers(),
+        };
         self.key.take().is_some_and(|key| timers.cancel(key))
     }
 }
