@@ -1,22 +1,21 @@
-//! [`Children`]: a job's live children, O(1) attach and detach by [`ChildKey`], the first child
-//! inline.
+//! [`Children`]: a job's live children, O(1) attach and detach, the first child inline.
 //!
-//! # Why not the stamped slab
+//! # Keys and stale keys
 //!
 //! Completion entries live in an [`InlineSlab`](crate::slab::InlineSlab), whose keys carry a
-//! 64-bit stamp because their holders (a dropped `join`, a disposed handler) may present a
-//! key after its entry left. A child key has exactly one holder and one use: it is written
-//! into the child's `key_in_parent` under both locks when the child attaches, and handed back
-//! once, by the child's finalization, which takes the parent link under the child's lock
-//! (`JobInner::parent.take()`), so no second finalization can present it again. A key is
-//! therefore never stale, and children need no stamps: a spilled slot is 16 bytes instead
-//! of 24, the inline part saves the stamp word, and the key is 4 bytes instead of 12. Every
-//! coroutine is somebody's child, so this is paid per coroutine.
+//! 64-bit stamp stored beside each entry. Children need no stored stamp, because every child
+//! already carries an id that never repeats for the life of the process (its job id): a
+//! [`ChildKey`] (the slot, 4 bytes, kept in the child) is presented for removal as a
+//! [`ChildTicket`], the slot plus the presenting child's id, and [`Children::remove`] removes
+//! the occupant only if its id matches. A stale ticket (a slot vacated and reused since) is
+//! therefore a no-op, as for every other key-based handle, and the generation costs no byte:
+//! a spilled slot is 16 bytes, a bare `Job`, and the key 4. In the job machinery a ticket is
+//! presented once anyway: by the child's finalization, which takes its parent link under its
+//! lock (`JobInner::parent.take()`).
 //!
 //! # Invariants
 //!
-//! * A key names an occupied slot from its `insert` until its one `remove` (see above);
-//!   `remove` of a vacant slot is a bug, caught by a debug assertion.
+//! * A slot's occupant is removed only by a ticket naming that slot and that occupant's id.
 //! * Vacant spilled slots form a free list through their `Vacant` index (`NO_FREE` ends it).
 //! * `len` counts the occupied spilled slots, so emptiness is O(1).
 
@@ -30,6 +29,22 @@ impl ChildKey {
     /// A placeholder for a job without a parent (never handed out for a spilled slot, and
     /// only read while a parent is set).
     pub(crate) const UNUSED: ChildKey = ChildKey(INLINE);
+
+    /// The ticket that removes the child `child_id` from the slot this key names.
+    pub(crate) fn ticket(self, child_id: u64) -> ChildTicket {
+        ChildTicket {
+            key: self,
+            child_id,
+        }
+    }
+}
+
+/// A [`ChildKey`] presented for removal, with the id of the child that presents it: the
+/// generation that makes a stale key a no-op (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChildTicket {
+    key: ChildKey,
+    child_id: u64,
 }
 
 /// The slot index of the inline child; spilled indices stay below it.
@@ -103,28 +118,29 @@ impl Children {
         ChildKey(index)
     }
 
-    /// Removes the child `key` names (its one use, see the module docs).
-    pub(crate) fn remove(&mut self, key: ChildKey) -> Option<Job> {
-        let removed = if key.0 == INLINE {
-            self.inline.take()
-        } else {
-            self.spill.as_mut().and_then(|spill| {
-                let slot = spill.slots.get_mut(key.0 as usize)?;
-                match std::mem::replace(slot, Slot::Vacant(spill.free_head)) {
-                    Slot::Occupied(child) => {
-                        spill.free_head = key.0;
-                        spill.len -= 1;
-                        Some(child)
-                    }
-                    vacant => {
-                        *slot = vacant;
-                        None
-                    }
-                }
-            })
+    /// Removes the child `ticket` names, if it is still there: a stale ticket (its child left
+    /// and another took the slot) removes nothing.
+    pub(crate) fn remove(&mut self, ticket: ChildTicket) -> Option<Job> {
+        let matches = |job: &Job| job.id() == ticket.child_id;
+        let ChildKey(index) = ticket.key;
+        if index == INLINE {
+            return if self.inline.as_ref().is_some_and(matches) {
+                self.inline.take()
+            } else {
+                None
+            };
+        }
+        let spill = self.spill.as_mut()?;
+        let slot = spill.slots.get_mut(index as usize)?;
+        if !matches!(slot, Slot::Occupied(child) if matches(child)) {
+            return None;
+        }
+        let Slot::Occupied(child) = std::mem::replace(slot, Slot::Vacant(spill.free_head)) else {
+            unreachable!("checked occupied just above");
         };
-        debug_assert!(removed.is_some(), "a child key is used once: {key:?}");
-        removed
+        spill.free_head = index;
+        spill.len -= 1;
+        Some(child)
     }
 
     /// The children, the inline one first, then the spilled ones in slot order.
@@ -145,12 +161,13 @@ impl Children {
 mod tests {
     use std::mem::size_of;
 
-    use super::{ChildKey, Children, Slot};
+    use super::{ChildKey, ChildTicket, Children, Slot};
     use crate::job::Job;
 
     #[test]
     fn keys_and_slots_are_small() {
         assert_eq!(size_of::<ChildKey>(), 4);
+        assert_eq!(size_of::<ChildTicket>(), 16);
         assert_eq!(size_of::<Slot>(), size_of::<Job>());
         assert_eq!(size_of::<Children>(), size_of::<Job>() + 8);
     }
@@ -164,21 +181,36 @@ mod tests {
             .iter()
             .map(|job| children.insert(job.clone()))
             .collect();
+        let ticket = |key: ChildKey, job: &Job| key.ticket(job.id());
         assert_eq!(keys[0], ChildKey(super::INLINE));
         assert_eq!(children.iter().count(), 4);
         // Spilled children leave and their slots are reused, most recently freed first.
-        assert!(children.remove(keys[2]).is_some_and(|job| job == jobs[2]));
-        assert!(children.remove(keys[1]).is_some_and(|job| job == jobs[1]));
+        assert!(children
+            .remove(ticket(keys[2], &jobs[2]))
+            .is_some_and(|job| job == jobs[2]));
+        assert!(children
+            .remove(ticket(keys[1], &jobs[1]))
+            .is_some_and(|job| job == jobs[1]));
         let again = children.insert(jobs[1].clone());
         assert_eq!(again, keys[1]);
-        assert!(children.remove(keys[0]).is_some_and(|job| job == jobs[0]));
+        // A stale ticket for a reused slot, or one naming another child, removes nothing.
+        assert_eq!(children.remove(ticket(keys[1], &jobs[2])), None);
+        assert_eq!(children.remove(ticket(keys[0], &jobs[3])), None);
+        assert!(children
+            .remove(ticket(keys[0], &jobs[0]))
+            .is_some_and(|job| job == jobs[0]));
         let inline_again = children.insert(jobs[0].clone());
         assert_eq!(inline_again, keys[0]);
         let left: Vec<&Job> = children.iter().collect();
         assert_eq!(left, [&jobs[0], &jobs[1], &jobs[3]]);
-        for key in [inline_again, again, keys[3]] {
-            assert!(children.remove(key).is_some());
+        for (key, job) in [
+            (inline_again, &jobs[0]),
+            (again, &jobs[1]),
+            (keys[3], &jobs[3]),
+        ] {
+            assert!(children.remove(ticket(key, job)).is_some());
         }
+        assert_eq!(children.remove(ticket(keys[3], &jobs[3])), None, "spent");
         assert!(children.is_empty());
     }
 }

@@ -58,7 +58,7 @@ use std::task::Waker;
 use crate::error::JobError;
 use crate::handler;
 use crate::job::cause::{self, Causes};
-use crate::job::children::{ChildKey, Children};
+use crate::job::children::{ChildKey, ChildTicket, Children};
 use crate::job::entries::Entries;
 use crate::job::work::{complete_ancestors, Work, WorkStack};
 use crate::job::Job;
@@ -202,7 +202,7 @@ pub(crate) struct Finalization {
     final_error: Option<JobError>,
     suppressed: Vec<JobError>,
     entries: Drained<CompletionEntry>,
-    parent: Option<(Job, ChildKey)>,
+    parent: Option<(Job, ChildTicket)>,
 }
 
 /// How a body ended, as told to [`JobCore::body_completed`].
@@ -552,7 +552,7 @@ impl JobCore {
 
     /// Marks the body done. Returns the parent to tell next if that made the job final (see
     /// [`run_finalization`](Self::run_finalization)).
-    fn finish_body(&self, this: &Job, work: &mut WorkStack) -> Option<(Job, ChildKey)> {
+    fn finish_body(&self, this: &Job, work: &mut WorkStack) -> Option<(Job, ChildTicket)> {
         let mut inner = lock(&self.inner);
         if inner.body_done {
             return None;
@@ -584,11 +584,11 @@ impl JobCore {
     pub(super) fn child_completed(
         &self,
         this: &Job,
-        key: ChildKey,
+        ticket: ChildTicket,
         work: &mut WorkStack,
-    ) -> Option<(Job, ChildKey)> {
+    ) -> Option<(Job, ChildTicket)> {
         let mut inner = lock(&self.inner);
-        let child = inner.children.remove(key);
+        let child = inner.children.remove(ticket);
         let finalization = self.take_finalization(&mut inner);
         drop(inner);
         // Released outside the lock: it may be the last reference to a coroutine, whose
@@ -680,7 +680,7 @@ impl JobCore {
             parent: inner
                 .parent
                 .take()
-                .map(|parent| (parent, inner.key_in_parent)),
+                .map(|parent| (parent, inner.key_in_parent.ticket(self.id))),
         })
     }
 
@@ -692,7 +692,7 @@ impl JobCore {
         this: &Job,
         mut finalization: Finalization,
         work: &mut WorkStack,
-    ) -> Option<(Job, ChildKey)> {
+    ) -> Option<(Job, ChildTicket)> {
         // Scope functions rethrow their failure to their caller instead of reporting it.
         let mut handled = true;
         if let Some(error) = &finalization.final_error {
@@ -730,7 +730,7 @@ impl JobCore {
         finalization: Finalization,
         handled: bool,
         work: &mut WorkStack,
-    ) -> Option<(Job, ChildKey)> {
+    ) -> Option<(Job, ChildTicket)> {
         let Finalization {
             final_error,
             entries,
