@@ -6,8 +6,8 @@
 //! The `Poll` sits behind the *driver lock*; whoever holds it calls [`Reactor::drive`], which
 //! waits in `epoll_wait` (or the platform's equivalent), turns each event into readiness bits
 //! on its socket's [`ScheduledIo`] and wakes the coroutines waiting for them. Idle workers of
-//! the scheduler take the lock while they wait for work (see [`crate::park`]); a fallback
-//! thread drives it whenever no worker does, so readiness is delivered even while every worker
+//! the scheduler drive it while they wait for work, and a fallback thread whenever no worker
+//! does (see [`crate::park`], which decides who holds the lock), so readiness is delivered even while every worker
 //! is busy or before any pool has started.
 //!
 //! # Tokens and generations
@@ -343,11 +343,6 @@ impl Reactor {
         Ok(reactor)
     }
 
-    /// The reactor if it was ever created.
-    pub(crate) fn get_if_started() -> Option<&'static Reactor> {
-        REACTOR.get().and_then(|reactor| reactor.as_ref().ok())
-    }
-
     /// Registers `source` for both directions; the registration ends when the result drops.
     pub(crate) fn register(&'static self, source: &mut impl Source) -> io::Result<Registration> {
         let io = Arc::new(ScheduledIo::new());
@@ -364,15 +359,6 @@ impl Reactor {
             token,
             io,
         })
-    }
-
-    /// Takes the driver lock if nobody holds it.
-    pub(crate) fn try_lock_driver(&self) -> Option<MutexGuard<'_, Driver>> {
-        match self.driver.try_lock() {
-            Ok(guard) => Some(guard),
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => None,
-        }
     }
 
     /// Waits for the driver lock.
