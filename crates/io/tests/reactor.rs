@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use corral::net::{TcpListener, TcpStream};
-use corral::prelude::*;
+use corral_core::CoroutineStart;
+use corral_dispatchers::{delay, Dispatchers};
+use corral_io::{TcpListener, TcpStream};
+use corral_scopes::{run_blocking, with_timeout};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 
 const WATCHDOG: Duration = Duration::from_secs(20);
@@ -114,7 +116,7 @@ fn readiness_while_every_worker_is_busy_is_delivered_once_one_frees() {
             delay(SETTLE).await;
             let started = Arc::new(AtomicBool::new(false));
             let busy_until = Instant::now() + BUSY_FOR;
-            for _ in 0..corral::default_core_pool_size() {
+            for _ in 0..corral_scheduler::default_core_pool_size() {
                 let started = started.clone();
                 scope.launch_with(
                     Dispatchers::default(),
