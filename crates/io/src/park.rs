@@ -9,9 +9,9 @@
 //! * `None`: nobody. The fallback thread waits for this and takes over at once, so readiness
 //!   is delivered while every worker is busy and in programs that never start a pool.
 //! * `Worker`: an idle worker waits in the reactor instead of on its futex; other idle workers
-//!   sleep as usual. A readiness event then wakes its coroutine from that worker, and the
-//!   scheduler usually hands the task to that same worker (it is parked and first to be
-//!   claimed), without a hop through another thread.
+//!   sleep as usual. When events arrive, the worker counts itself as searching before it wakes
+//!   their coroutines (the hook's `about_to_wake`), so those wake-ups wake no other worker, and
+//!   it runs them itself once it leaves the reactor: no hop through another thread.
 //! * `Fallback`: the thread `corral-io-reactor` drives. A worker that parks asks it to step
 //!   aside (`yield_requested`, then the reactor's mio `Waker`) and waits for `Handoff`.
 //! * `Handoff`: the fallback stepped aside for a waiting worker, which takes it next. Only a
@@ -80,7 +80,7 @@ impl Drivers {
             }
             let mut driver = self.reactor.lock_driver();
             loop {
-                self.reactor.drive(&mut driver, None);
+                self.reactor.drive(&mut driver, None, &|| {});
                 let mut state = lock(&self.state);
                 if state.yield_requested {
                     state.yield_requested = false;
@@ -95,7 +95,7 @@ impl Drivers {
 }
 
 impl ParkDriver for Drivers {
-    fn park(&self, timeout: Duration, woken: &dyn Fn() -> bool) -> bool {
+    fn park(&self, timeout: Duration, woken: &dyn Fn() -> bool, about_to_wake: &dyn Fn()) -> bool {
         {
             let mut state = lock(&self.state);
             loop {
@@ -120,7 +120,7 @@ impl ParkDriver for Drivers {
         if !woken() {
             // A keep-alive of `Duration::MAX` is "no timeout" to mio as well.
             let timeout = (timeout < Duration::from_secs(u32::MAX.into())).then_some(timeout);
-            self.reactor.drive(&mut driver, timeout);
+            self.reactor.drive(&mut driver, timeout, about_to_wake);
         }
         drop(driver);
         self.release();
