@@ -6,8 +6,9 @@
 //! One [`Holder`] value, under the coordination mutex, says who may drive; only that thread
 //! locks the driver (so the driver lock is never contended):
 //!
-//! * `None`: nobody. The fallback thread waits for this and takes over at once, so readiness
-//!   is delivered while every worker is busy and in programs that never start a pool.
+//! * `None`: nobody. The fallback thread waits for this and takes over if it lasts longer than
+//!   [`FALLBACK_GRACE`], so readiness is delivered while every worker is busy and in programs
+//!   that never start a pool.
 //! * `Worker`: an idle worker waits in the reactor instead of on its futex; other idle workers
 //!   sleep as usual. When events arrive, the worker counts itself as searching before it wakes
 //!   their coroutines (the hook's `about_to_wake`), so those wake-ups wake no other worker, and
@@ -32,6 +33,12 @@ use std::time::Duration;
 use corral_scheduler::ParkDriver;
 
 use crate::reactor::{lock, Reactor};
+
+/// How long the reactor may stay undriven before the fallback thread takes it: a worker that
+/// left it to run the coroutines it woke usually parks again within this and drives on,
+/// without a handoff from the fallback thread (two context switches on each side). It bounds
+/// the extra latency of readiness while every worker is busy.
+const FALLBACK_GRACE: Duration = Duration::from_millis(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Holder {
@@ -70,11 +77,25 @@ impl Drivers {
         loop {
             {
                 let mut state = lock(&self.state);
-                while state.holder != Holder::None {
+                loop {
+                    while state.holder != Holder::None {
+                        state = self
+                            .changed
+                            .wait(state)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    }
+                    // A worker that parks within the grace takes the reactor directly, which
+                    // costs nobody a handoff; only an undriven reactor after it is ours.
                     state = self
                         .changed
-                        .wait(state)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        .wait_timeout_while(state, FALLBACK_GRACE, |state| {
+                            state.holder == Holder::None
+                        })
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                    if state.holder == Holder::None {
+                        break;
+                    }
                 }
                 state.holder = Holder::Fallback;
             }
