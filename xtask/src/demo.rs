@@ -92,6 +92,16 @@ thread-local before every poll and restored after it, and its user as a plain co
 The logging function only reads the thread-local, yet every line names the right request,
 on whichever worker thread, in the IO block and in the child coroutine too; main has none.",
     },
+    Stop {
+        example: "tcp_server",
+        heading: "a TCP server: a coroutine per connection, timeouts, graceful shutdown",
+        notice: "\
+corral::net sockets wait on a reactor that idle workers drive. Each connection is a child
+coroutine under supervisor_scope, so the client that sends garbage fails only its own
+connection; the client that stalls mid-request is hung up on by with_timeout. Cancelling the
+server's job ends every connection coroutine, which closes its socket: the open clients see
+the server hang up, and the count of open file descriptors is back where it started.",
+    },
 ];
 
 /// Where the tour's examples live, relative to the project root.

@@ -42,6 +42,7 @@ mod slab;
 mod spin_lock;
 mod task;
 mod thread_context;
+pub mod thread_hook;
 pub mod trampoline;
 mod yield_now;
 

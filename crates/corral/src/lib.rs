@@ -61,6 +61,11 @@
 //! virtual time: a day of `delay`s takes milliseconds. `#[corral::main]` runs `async fn main`
 //! with [`run_blocking`].
 //!
+//! **Network IO.** `corral::net` (default feature `net`) has TCP, UDP and Unix sockets whose
+//! futures wait on a reactor that idle workers drive. With the `tokio` feature, tokio-based
+//! futures (`tokio::net`, `tokio::time`, and crates built on them) run inside every coroutine
+//! as they are, and `corral::net`'s streams implement tokio's io traits too.
+//!
 //! ## What Rust changes
 //!
 //! Children that run in parallel cannot borrow from their parent, so `launch`, `async_` and
@@ -93,6 +98,13 @@ pub use corral_scopes::{
     coroutine_scope, run_blocking, run_blocking_with, run_main_loop, supervisor_scope,
     with_context, with_timeout, with_timeout_or_none, CoroutineScope, GlobalScope,
 };
+
+/// Network IO: TCP, UDP and Unix-domain sockets whose futures wait on corral's reactor
+/// (the `net` feature, on by default). See the [`corral_io`] crate docs.
+#[cfg(feature = "net")]
+pub mod net {
+    pub use corral_io::*;
+}
 
 pub mod advanced {
     //! The machinery under the scope functions and dispatchers, for code that builds its own.

@@ -35,6 +35,7 @@ mod limited;
 mod main_dispatcher;
 mod scheduler_dispatcher;
 mod timer;
+mod tokio_context;
 mod unconfined;
 pub mod virtual_time;
 
