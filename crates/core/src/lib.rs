@@ -25,6 +25,7 @@ mod builder;
 mod cleanup;
 mod context;
 mod current;
+pub mod debug;
 mod deferred;
 pub mod dispatcher;
 pub mod error;

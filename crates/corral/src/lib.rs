@@ -125,6 +125,10 @@ pub mod advanced {
     pub use corral_dispatchers::{schedule_timeout, EventLoop, LimitedDispatcher, TimeoutHandle};
 }
 
+/// Coroutine dumps and the probes behind them (kotlinx's `DebugProbes`): [`debug::install`],
+/// [`debug::dump`]; see the module docs.
+pub use corral_core::debug;
+
 /// Everything a coroutine program needs: `use corral::prelude::*;`.
 pub mod prelude {
     pub use corral_core::{

@@ -100,6 +100,8 @@ struct Worker {
 /// The body of a worker thread.
 pub(crate) fn run(pool: Arc<Pool>, index: usize) {
     let owner = pool.take_owner(index);
+    // Watched by the stall monitor while it runs CPU tasks (see `corral_core::debug`).
+    let _probe = corral_core::debug::WorkerProbe::register();
     tracing::debug!(pool = %pool.name, worker = index + 1, "worker started");
     let seed = (index as u32).wrapping_mul(0x9E37_79B9) | 1;
     CURRENT.with_borrow_mut(|current| {
@@ -135,7 +137,9 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
             }
             Next::Run(task, Kind::Blocking) => {
                 with_worker(Worker::begin_blocking);
+                corral_core::debug::WorkerProbe::set_blocking(true);
                 run_task(task);
+                corral_core::debug::WorkerProbe::set_blocking(false);
                 with_worker(Worker::end_blocking);
             }
             Next::RetryAfter(delay) => std::thread::sleep(delay),

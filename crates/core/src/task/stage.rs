@@ -85,6 +85,11 @@ impl<B: Body> StageCell<B> {
     }
 
     /// Records a wake; see [`TaskState::wake`].
+    /// The state word's bits right now (for debug dumps only).
+    pub(super) fn peek_state(&self) -> usize {
+        self.state.peek()
+    }
+
     pub(super) fn wake(&self) -> WakeAction {
         self.state.wake()
     }

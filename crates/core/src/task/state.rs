@@ -68,6 +68,11 @@ impl TaskState {
         }
     }
 
+    /// The bits right now, for a debug dump (a racy snapshot; orders nothing).
+    pub(crate) fn peek(&self) -> usize {
+        self.word.load(Ordering::Relaxed)
+    }
+
     /// Records a wake; see [`WakeAction`].
     ///
     /// Always one read-modify-write, even when a run is already owed: its Release half is what
