@@ -173,6 +173,20 @@ pub(crate) fn around_poll<T>(
     result
 }
 
+/// With the `console` feature: a wake of the task `id` as the `runtime::waker` event
+/// tokio-console reads (`op`, and `task.id`: the id of the task's `runtime.spawn` span). Only
+/// tasks with a span (a subscriber wanted it at spawn) emit it.
+#[cfg(feature = "console")]
+#[inline]
+pub(crate) fn console_waker_op(id: u64, op: &'static str) {
+    if POLL_PROBES.load(Ordering::Relaxed) & PROBE_REGISTRY == 0 {
+        return;
+    }
+    if let Some(span_id) = registry::span_id(id) {
+        tracing::trace!(target: "runtime::waker", op, task.id = span_id.into_u64());
+    }
+}
+
 /// Reads [`DEBUG_ENV`] once (racing first spawns read it alike) and installs what it asks.
 #[cold]
 fn read_env() -> u8 {

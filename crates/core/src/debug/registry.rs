@@ -104,6 +104,12 @@ pub(super) fn count_poll(id: u64) -> Option<tracing::Span> {
     entry.span.clone()
 }
 
+/// The id of the span of `id`, if it has one.
+#[cfg(feature = "console")]
+pub(super) fn span_id(id: u64) -> Option<tracing::Id> {
+    shard(id).entries.get(&id)?.span.as_ref()?.id()
+}
+
 /// Forgets `id`: its body ended.
 pub(super) fn remove(id: u64) {
     let entry = shard(id).entries.remove(&id);
