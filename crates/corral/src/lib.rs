@@ -129,6 +129,8 @@ pub mod advanced {
 /// [`debug::dump`]; see the module docs.
 pub use corral_core::debug;
 
+pub mod metrics;
+
 /// Everything a coroutine program needs: `use corral::prelude::*;`.
 pub mod prelude {
     pub use corral_core::{

@@ -67,7 +67,12 @@ fn sigquit_writes_a_dump_to_stderr() {
     let stderr = lines(child.stderr.take().expect("piped"));
     let ready = wait_for(&stdout, "ready ");
     // libtest may have printed the test's name on the same line.
-    let id = ready.rsplit("ready ").next().expect("a split").trim().to_owned();
+    let id = ready
+        .rsplit("ready ")
+        .next()
+        .expect("a split")
+        .trim()
+        .to_owned();
     let signalled = Command::new("kill")
         .args(["-QUIT", &child.id().to_string()])
         .status()

@@ -62,6 +62,7 @@ mod local_queue;
 mod loom;
 #[cfg(all(test, corral_loom))]
 mod loom_tests;
+mod metrics;
 mod parker;
 mod permit_gate;
 mod pool;
@@ -75,6 +76,7 @@ pub use error::{BuildError, Rejected};
 pub use global_queue::GlobalQueue;
 #[cfg(feature = "bench-internals")]
 pub use local_queue::LOCAL_QUEUE_CAPACITY;
+pub use metrics::{SchedulerMetrics, WorkerMetrics};
 pub use scheduler::{
     default_core_pool_size, CoroutineScheduler, SchedulerBuilder, SchedulerCounters,
     ShutdownReport, DEFAULT_EXTRA_THREADS, DEFAULT_KEEP_ALIVE, MIN_THREAD_STACK_SIZE,

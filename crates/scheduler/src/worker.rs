@@ -127,7 +127,9 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
         match next {
             Next::Run(task, Kind::Cpu) => {
                 with_worker(|worker| {
-                    let started = &worker.pool.slot(worker.index).tasks_started;
+                    let slot = worker.pool.slot(worker.index);
+                    slot.counters.poll();
+                    let started = &slot.tasks_started;
                     started.store(
                         started.load(Ordering::Relaxed).wrapping_add(1),
                         Ordering::Relaxed,
@@ -428,6 +430,7 @@ impl Worker {
                 continue;
             };
             if let Some(task) = slot.stealer.steal_into(&mut self.owner) {
+                pool.slot(self.index).counters.steal();
                 return Some(Next::Run(task, Kind::Cpu));
             }
             if let Some(stamp) = slot.run_next.full_stamp() {
@@ -472,6 +475,7 @@ impl Worker {
     }
 
     fn begin_blocking(&mut self) {
+        self.pool.slot(self.index).counters.poll();
         self.running_blocking = true;
         self.give_up_permit();
     }
@@ -547,6 +551,7 @@ impl Worker {
             return keep_running;
         }
         tracing::trace!(pool = %pool.name, worker = self.index + 1, "parking");
+        pool.slot(self.index).counters.park();
         // `None`: a keep-alive too long for an `Instant` (`Duration::MAX`) never ends.
         let keep_alive_deadline = || Instant::now().checked_add(pool.keep_alive);
         let mut deadline = keep_alive_deadline();

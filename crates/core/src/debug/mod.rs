@@ -101,6 +101,12 @@ pub fn is_installed() -> bool {
     DEBUG.load(Ordering::Relaxed) == ON
 }
 
+/// How many coroutines recorded since [`install`] are live, or `None` when debug is not
+/// installed (nothing counts coroutines then: that would cost every spawn).
+pub fn live_coroutines() -> Option<usize> {
+    is_installed().then(|| registry::live().len())
+}
+
 /// A snapshot of every live coroutine recorded since [`install`], as a tree.
 pub fn dump() -> Dump {
     Dump::take()
