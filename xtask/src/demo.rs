@@ -83,6 +83,15 @@ peak concurrency and the thread names: IO is bounded by its parallelism limit, a
 delay suspends without holding a thread, so all 100 000 coroutines finish in about a second
 on a handful of threads. Note the live heap bytes per sleeping coroutine.",
     },
+    Stop {
+        example: "debug_dump",
+        heading: "seeing inside: a coroutine dump and a stall warning",
+        notice: "\
+corral::debug::install() records live coroutines (kotlinx's DebugProbes). The dump is the job
+tree: each child under its parent, with its name, state, dispatcher, where it was launched,
+its age and poll count. Then a coroutine blocks a Default worker for 300 ms: the stall
+monitor (CORRAL_STALL_MS, 100 ms by default) warns once, naming it and its launch site.",
+    },
 ];
 
 /// Where the tour's examples live, relative to the project root.

@@ -249,7 +249,7 @@ impl fmt::Display for Dump {
             }
             write!(
                 f,
-                "- {} id={} {:?} {} on {} at {} age={:?} polls={}",
+                "- {} id={} {:?} {} on {} at {} age={:.1?} polls={}",
                 info.display_name(),
                 info.id,
                 info.state,
