@@ -29,7 +29,7 @@ use crate::deferred::Deferred;
 use crate::job::attach;
 use crate::job::state_machine::JobKind;
 use crate::job::Job;
-use crate::task::state::{ATOMIC_START, RUNNING};
+use crate::task::state::{ATOMIC_START, RUNNING, RUN_UNIT};
 use crate::task::{AsyncBody, Body, LaunchBody, Task, TryLaunchBody};
 
 /// When a new coroutine starts (Kotlin `CoroutineStart`).
@@ -129,7 +129,8 @@ fn spawn<B: Body>(
         CoroutineStart::Default => (false, 0),
         CoroutineStart::Lazy => (true, 0),
         CoroutineStart::Atomic => (false, ATOMIC_START),
-        CoroutineStart::Undispatched => (false, RUNNING),
+        // Its inline first run claims no `RUNNING` through `start_run`, which counts runs.
+        CoroutineStart::Undispatched => (false, RUNNING | RUN_UNIT),
     };
     let location = Location::caller();
     let task = Task::new(context, kind, lazy, initial, body, location);

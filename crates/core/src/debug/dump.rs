@@ -103,7 +103,7 @@ impl Dump {
                 dispatcher: task.probe_dispatcher(),
                 location: task.probe_location(),
                 age: now.saturating_duration_since(recorded.created),
-                polls: recorded.polls,
+                polls: task.probe_polls(),
                 stalled: stalled.contains(&recorded.id),
                 parent: parent.map(|parent| parent.id()),
                 depth: 0,

@@ -5,12 +5,15 @@
 //! # What this module owns
 //!
 //! * The **debug registry** (`registry`): a sharded map from job id to a weak reference to the
-//!   task, its creation time, its poll count and, when a `tracing` subscriber wants it, its
-//!   span. Nothing of this lives in the task: a task carries only its creation location (one
-//!   pointer, written by the `#[track_caller]` builders). Entries are added at spawn only while
-//!   the registry is in use (debug installed, or a subscriber interested in the span) and leave
-//!   when the coroutine's body ends; entries of coroutines that ended without a last poll (a
-//!   lazy coroutine cancelled before it started) are purged, amortised, by later spawns.
+//!   task, its creation time and, when a `tracing` subscriber wants it, its span. Nothing of
+//!   this lives in the task: a task carries only its creation location (one pointer, written by
+//!   the `#[track_caller]` builders), and its poll count is kept by the state word's `RUNNING`
+//!   CAS (see `task::state`), so recording adds nothing to polls. Entries are added at spawn
+//!   only while the registry is in use (debug installed, or a subscriber interested in the
+//!   span). An entry leaves when the body ends (its last poll; that closes its span); entries
+//!   of coroutines that ended without a last poll (a lazy coroutine cancelled before it
+//!   started, a coroutine its dispatcher rejected) are purged, amortised, by later spawns once
+//!   their task is freed; dumps skip finished coroutines meanwhile.
 //! * [`dump`] and [`Dump`]: a snapshot of the live coroutines as a tree, following the job
 //!   tree (a coroutine's parent in the dump is its nearest ancestor job that is a recorded
 //!   coroutine, so scope functions in between are skipped).
@@ -22,10 +25,11 @@
 //!
 //! * Spawn: one relaxed load of the debug state, plus `tracing`'s cached interest check for
 //!   the span (a relaxed load of the global maximum level when no subscriber is set).
-//! * Poll: one relaxed load of [`POLL_PROBES`]; while it is zero (no registry in use, no
-//!   probed worker) nothing else. On a probed worker: a thread-local read and two relaxed
-//!   stores into the worker's own cache line. With the registry in use: one shard lock per poll
-//!   and one at the end of the body.
+//! * Poll: one relaxed load of [`POLL_PROBES`]; while it is zero (no span kept, no probed
+//!   worker) nothing else. On a probed worker: a thread-local read, and relaxed loads and
+//!   stores into the worker's own cache line. With spans kept (a subscriber wants them): one
+//!   shard lock per poll. With spans kept or debug installed: one shard lock at the end of the
+//!   body, to remove its entry.
 //!
 //! # Invariants
 //!
@@ -66,8 +70,10 @@ const ON: u8 = 2;
 /// [`DEBUG_ENV`].
 static DEBUG: AtomicU8 = AtomicU8::new(UNREAD);
 
-/// Poll probe bit: spans or records are kept in the registry, so a poll looks its entry up.
+/// Poll probe bit: spans are kept in the registry, so a poll looks its span up.
 const PROBE_REGISTRY: u8 = 1;
+/// Poll probe bit: debug is installed, so the end of a body removes its entry.
+const PROBE_RECORD: u8 = 4;
 /// Poll probe bit: some worker thread registered a [`WorkerProbe`].
 const PROBE_WORKERS: u8 = 2;
 
@@ -93,7 +99,7 @@ static POLL_PROBES: AtomicU8 = AtomicU8::new(0);
 /// ```
 pub fn install() {
     DEBUG.store(ON, Ordering::Relaxed);
-    POLL_PROBES.fetch_or(PROBE_REGISTRY, Ordering::Relaxed);
+    POLL_PROBES.fetch_or(PROBE_RECORD, Ordering::Relaxed);
 }
 
 /// Whether [`install`] ran (or `CORRAL_DEBUG=1` installed the probes).
@@ -143,7 +149,7 @@ pub(crate) fn on_spawn<P: Probe>(
 }
 
 /// Runs one poll of the task `id` (the body step `poll`, which returns `Some` when the body
-/// ended): counts it, enters the task's span and tells the worker's probe what it runs.
+/// ended): enters the task's span and tells the worker's probe what it runs.
 #[inline]
 pub(crate) fn around_poll<T>(
     id: u64,
@@ -161,18 +167,15 @@ pub(crate) fn around_poll<T>(
     };
     let previous = worker.map(|probe| probe.begin(id, location));
     let result = if probes & PROBE_REGISTRY != 0 {
-        let span = registry::count_poll(id);
-        let ended = {
-            let _entered = span.as_ref().map(tracing::Span::enter);
-            poll()
-        };
-        if ended.is_some() {
-            registry::remove(id);
-        }
-        ended
+        let span = registry::span(id);
+        let _entered = span.as_ref().map(tracing::Span::enter);
+        poll()
     } else {
         poll()
     };
+    if result.is_some() && probes & (PROBE_REGISTRY | PROBE_RECORD) != 0 {
+        registry::remove(id);
+    }
     if let (Some(probe), Some(previous)) = (worker, previous) {
         probe.end(previous);
     }

@@ -1,7 +1,8 @@
 //! The debug registry: live coroutines by job id, sharded so spawns on different threads
 //! rarely meet on a lock. See the module docs of [`debug`](super).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Instant;
@@ -28,26 +29,57 @@ pub(crate) trait Probe: Send + Sync + 'static {
     fn probe_dispatcher(&self) -> Option<String>;
     fn probe_run_state(&self) -> super::RunState;
     fn probe_location(&self) -> &'static Location<'static>;
+    /// Polls so far (counted in the task's state word).
+    fn probe_polls(&self) -> u64;
 }
 
 struct Entry {
     task: Weak<dyn Probe>,
     created: Instant,
-    polls: u64,
     /// The task's `runtime.spawn` span, when a subscriber wanted it at spawn.
     span: Option<tracing::Span>,
 }
 
+/// Hashes a job id: ids are unique and sequential, so one multiplication (Fibonacci hashing)
+/// spreads them over the table's buckets and control bytes; no need for SipHash's resistance
+/// to chosen keys.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(FIBONACCI);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(FIBONACCI);
+    }
+}
+
+/// 2^64 divided by the golden ratio (Knuth's multiplicative hashing).
+const FIBONACCI: u64 = 0x9E37_79B9_7F4A_7C15;
+
 struct Shard {
-    entries: BTreeMap<u64, Entry>,
+    entries: HashMap<u64, Entry, BuildHasherDefault<IdHasher>>,
     purge_at: usize,
 }
 
-static REGISTRY: [Mutex<Shard>; SHARDS] = [const {
-    Mutex::new(Shard {
-        entries: BTreeMap::new(),
+/// A shard alone on its cache lines (128 bytes: two lines, as adjacent-line prefetchers pair
+/// them), so workers spawning and finishing coroutines of neighbouring shards do not contend.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
+static REGISTRY: [Padded; SHARDS] = [const {
+    Padded(Mutex::new(Shard {
+        entries: HashMap::with_hasher(BuildHasherDefault::new()),
         purge_at: PURGE_MIN,
-    })
+    }))
 }; SHARDS];
 
 /// The shard of `id`. No user code runs under a shard lock, so a poisoned one is consistent.
@@ -55,6 +87,7 @@ fn shard(id: u64) -> MutexGuard<'static, Shard> {
     // The modulo keeps the index below `SHARDS`, so the cast back cannot truncate.
     let index = (id % SHARDS as u64) as usize;
     REGISTRY[index]
+        .0
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
 }
@@ -66,7 +99,6 @@ pub(super) fn insert<P: Probe>(task: &Arc<P>, id: u64, span: tracing::Span) {
     let entry = Entry {
         task: weak,
         created: Instant::now(),
-        polls: 0,
         span: (!span.is_disabled()).then_some(span),
     };
     if entry.span.is_some() {
@@ -96,12 +128,9 @@ fn purge(shard: &mut Shard, dropped: &mut Vec<Entry>) {
     shard.purge_at = (shard.entries.len() * PURGE_GROWTH).max(PURGE_MIN);
 }
 
-/// Counts a poll of `id`; returns its span, if it has one.
-pub(super) fn count_poll(id: u64) -> Option<tracing::Span> {
-    let mut shard = shard(id);
-    let entry = shard.entries.get_mut(&id)?;
-    entry.polls += 1;
-    entry.span.clone()
+/// The span of `id`, if it has one.
+pub(super) fn span(id: u64) -> Option<tracing::Span> {
+    shard(id).entries.get(&id)?.span.clone()
 }
 
 /// The id of the span of `id`, if it has one.
@@ -121,14 +150,14 @@ pub(super) struct Recorded {
     pub(super) id: u64,
     pub(super) task: Arc<dyn Probe>,
     pub(super) created: Instant,
-    pub(super) polls: u64,
 }
 
-/// Every recorded task still alive and not final, in id order per shard.
+/// Every recorded task still alive and not final.
 pub(super) fn live() -> Vec<Recorded> {
     let mut live = Vec::new();
     for index in 0..SHARDS {
         let shard = REGISTRY[index]
+            .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         live.extend(shard.entries.iter().filter_map(|(&id, entry)| {
@@ -136,7 +165,6 @@ pub(super) fn live() -> Vec<Recorded> {
                 id,
                 task: entry.task.upgrade()?,
                 created: entry.created,
-                polls: entry.polls,
             })
         }));
     }

@@ -239,6 +239,10 @@ impl<B: Body> Probe for Task<B> {
     fn probe_location(&self) -> &'static Location<'static> {
         self.location
     }
+
+    fn probe_polls(&self) -> u64 {
+        self.cell.runs()
+    }
 }
 
 /// The output side of an `async_` task, for `Deferred<T>` (type-erased over the body).

@@ -90,6 +90,11 @@ impl<B: Body> StageCell<B> {
         self.state.peek()
     }
 
+    /// Runs begun so far (for debug dumps only).
+    pub(super) fn runs(&self) -> u64 {
+        self.state.runs()
+    }
+
     pub(super) fn wake(&self) -> WakeAction {
         self.state.wake()
     }
