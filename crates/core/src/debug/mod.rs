@@ -25,7 +25,7 @@
 //!
 //! * Spawn: one relaxed load of the debug state, plus `tracing`'s cached interest check for
 //!   the span (a relaxed load of the global maximum level when no subscriber is set).
-//! * Poll: one relaxed load of [`POLL_PROBES`]; while it is zero (no span kept, no probed
+//! * Poll: one relaxed load of `POLL_PROBES`; while it is zero (no span kept, no probed
 //!   worker) nothing else. On a probed worker: a thread-local read, and relaxed loads and
 //!   stores into the worker's own cache line. With spans kept (a subscriber wants them): one
 //!   shard lock per poll. With spans kept or debug installed: one shard lock at the end of the

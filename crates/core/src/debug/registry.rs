@@ -155,11 +155,8 @@ pub(super) struct Recorded {
 /// Every recorded task still alive and not final.
 pub(super) fn live() -> Vec<Recorded> {
     let mut live = Vec::new();
-    for index in 0..SHARDS {
-        let shard = REGISTRY[index]
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+    for padded in &REGISTRY {
+        let shard = padded.0.lock().unwrap_or_else(PoisonError::into_inner);
         live.extend(shard.entries.iter().filter_map(|(&id, entry)| {
             Some(Recorded {
                 id,
