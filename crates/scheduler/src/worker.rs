@@ -38,6 +38,7 @@
 //!   that finds nothing, without waiting; the last one to exit rejects what a submission
 //!   racing the close left queued (the pool's "Spawns during shutdown").
 
+use corral_core::debug::{StallHandoff, WorkerProbe, WorkerProbeGuard};
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -95,13 +96,32 @@ struct Worker {
     retired: bool,
     /// Nesting depth of [`block_in_place`] sections that gave the permit back (0: none).
     blocking_sections: u32,
+    /// This thread's probe for the stall monitor (`None`: detection off).
+    stall_probe: Option<WorkerProbeGuard>,
+}
+
+/// How the stall monitor gives a stalled worker's permit to the rest of its pool
+/// (`CORRAL_STALL_HANDOFF=1`; see `corral_core::debug`).
+#[derive(Debug)]
+struct PoolHandoff(std::sync::Weak<Pool>);
+
+impl StallHandoff for PoolHandoff {
+    /// The stalled worker counts as blocking until it notices (`take_permit_lost`), so the
+    /// compensation rule may start a thread for the permit when no worker is parked.
+    fn release(&self) {
+        if let Some(pool) = self.0.upgrade() {
+            pool.control.add_blocking();
+            pool.release_permit();
+            pool.signal_cpu_work();
+        }
+    }
 }
 
 /// The body of a worker thread.
 pub(crate) fn run(pool: Arc<Pool>, index: usize) {
     let owner = pool.take_owner(index);
     // Watched by the stall monitor while it runs CPU tasks (see `corral_core::debug`).
-    let _probe = corral_core::debug::WorkerProbe::register();
+    let stall_probe = WorkerProbe::register(Some(Arc::new(PoolHandoff(Arc::downgrade(&pool)))));
     tracing::debug!(pool = %pool.name, worker = index + 1, "worker started");
     let seed = (index as u32).wrapping_mul(0x9E37_79B9) | 1;
     CURRENT.with_borrow_mut(|current| {
@@ -120,6 +140,7 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
             watch: None,
             retired: false,
             blocking_sections: 0,
+            stall_probe,
         });
     });
     loop {
@@ -139,9 +160,9 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
             }
             Next::Run(task, Kind::Blocking) => {
                 with_worker(Worker::begin_blocking);
-                corral_core::debug::WorkerProbe::set_blocking(true);
+                WorkerProbe::set_blocking(true);
                 run_task(task);
-                corral_core::debug::WorkerProbe::set_blocking(false);
+                WorkerProbe::set_blocking(false);
                 with_worker(Worker::end_blocking);
             }
             Next::RetryAfter(delay) => std::thread::sleep(delay),
@@ -263,6 +284,13 @@ impl BlockingSection {
             }
             worker.blocking_sections = 1;
             worker.pool.control.add_blocking();
+            // Not watched while it blocks; a permit the monitor already gave away is not
+            // given back twice.
+            WorkerProbe::set_blocking(true);
+            if WorkerProbe::close_handoff() {
+                worker.has_permit = false;
+                worker.pool.control.remove_blocking();
+            }
             worker.give_up_permit();
             BlockingSection {
                 pool: Some(worker.pool.clone()),
@@ -285,6 +313,7 @@ impl Drop for BlockingSection {
         // Not under the worker's `RefCell` borrow: this may sleep.
         pool.acquire_permit_blocking();
         with_worker(|worker| worker.has_permit = true);
+        WorkerProbe::set_blocking(false);
     }
 }
 
@@ -346,6 +375,16 @@ impl Worker {
     }
 
     fn next_task(&mut self) -> Next {
+        // The stall monitor gave the permit away during the last poll (handoff).
+        if self.has_permit
+            && self
+                .stall_probe
+                .as_ref()
+                .is_some_and(WorkerProbeGuard::take_permit_lost)
+        {
+            self.has_permit = false;
+            self.pool.control.remove_blocking();
+        }
         if !self.has_permit {
             self.has_permit = self.pool.control.try_acquire_permit();
         }

@@ -52,7 +52,8 @@ use std::sync::Arc;
 pub use self::dump::{CoroutineInfo, Dump, RunState};
 pub(crate) use self::registry::Probe;
 pub use self::stall::{
-    stall_threshold, StallConfigError, WorkerProbe, WorkerProbeGuard, STALL_ENV,
+    stall_handoff, stall_threshold, StallConfigError, StallHandoff, WorkerProbe, WorkerProbeGuard,
+    HANDOFF_ENV, STALL_ENV,
 };
 use crate::context::Context;
 

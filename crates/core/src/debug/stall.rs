@@ -12,12 +12,24 @@
 //! coroutine in dumps until its poll ends. When every probe is idle for [`IDLE_TICKS`] samples
 //! the monitor parks, and the next poll on a probed worker unparks it.
 //!
-//! A worker running a blocking (IO) task marks its probe blocking for the duration: blocking is
-//! what those threads are for.
+//! A worker running a blocking (IO) task, or inside a `block_in_place` section, marks its probe
+//! blocking for the duration: blocking is what those threads are for, and they gave their CPU
+//! permit back.
+//!
+//! # Handoff (`CORRAL_STALL_HANDOFF=1`)
+//!
+//! Go's handoff of a P from an M blocked in a system call: the monitor gives a stalled worker's
+//! CPU permit to the pool ([`StallHandoff::release`]), so another worker (a new one if needed)
+//! runs the rest of Default meanwhile; the stalled worker learns at the end of its poll that
+//! its permit is gone and takes one again the usual way. Exactly one side gives the permit
+//! back: at each poll's start the worker stores the poll's stamp in `handed`; the monitor
+//! hands the permit off only by a CAS that sets [`HANDED`] on that very stamp, and the worker
+//! closes the window with a swap at the poll's end (or when a `block_in_place` section gives
+//! the permit back itself), so a handoff is seen by the worker iff the monitor's CAS won.
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 use std::{cell::Cell, fmt, ptr};
@@ -36,19 +48,27 @@ const SAMPLES_PER_THRESHOLD: u32 = 4;
 /// Idle samples in a row after which the monitor parks until the next probed poll.
 const IDLE_TICKS: u32 = 8;
 
-/// A malformed [`STALL_ENV`].
+/// The environment variable that turns the handoff on (`1`; `0` or unset: off).
+pub const HANDOFF_ENV: &str = "CORRAL_STALL_HANDOFF";
+
+/// The bit of `WorkerProbe::handed` that says the monitor gave the poll's permit away.
+const HANDED: u64 = 1 << 63;
+
+/// A malformed [`STALL_ENV`] or [`HANDOFF_ENV`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StallConfigError {
+    variable: &'static str,
     value: String,
 }
 
 impl fmt::Display for StallConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{STALL_ENV}={:?} is not a number of milliseconds (0 turns stall detection off)",
-            self.value
-        )
+        let expected = if self.variable == STALL_ENV {
+            "a number of milliseconds (0 turns stall detection off)"
+        } else {
+            "0 or 1"
+        };
+        write!(f, "{}={:?} is not {expected}", self.variable, self.value)
     }
 }
 
@@ -72,11 +92,46 @@ fn parse_threshold(
         Some(value) => {
             let text = value.to_string_lossy();
             text.trim().parse::<u64>().map_err(|_| StallConfigError {
+                variable: STALL_ENV,
                 value: text.into_owned(),
             })?
         }
     };
     Ok((millis > 0).then(|| Duration::from_millis(millis)))
+}
+
+/// Whether a stalled worker's CPU permit goes to another worker meanwhile ([`HANDOFF_ENV`],
+/// read once; off when unset).
+pub fn stall_handoff() -> Result<bool, StallConfigError> {
+    static HANDOFF: OnceLock<Result<bool, StallConfigError>> = OnceLock::new();
+    HANDOFF
+        .get_or_init(|| parse_handoff(std::env::var_os(HANDOFF_ENV)))
+        .clone()
+}
+
+fn parse_handoff(value: Option<std::ffi::OsString>) -> Result<bool, StallConfigError> {
+    let Some(value) = value else {
+        return Ok(false);
+    };
+    let text = value.to_string_lossy();
+    match text.trim() {
+        "" | "0" | "false" => Ok(false),
+        "1" | "true" => Ok(true),
+        _ => Err(StallConfigError {
+            variable: HANDOFF_ENV,
+            value: text.into_owned(),
+        }),
+    }
+}
+
+/// Handoff is on (set when the first probe registers with it on).
+static HANDOFF_ON: AtomicBool = AtomicBool::new(false);
+
+/// What the monitor calls to give a stalled worker's CPU permit to the rest of its pool.
+pub trait StallHandoff: Send + Sync + fmt::Debug {
+    /// Releases one CPU permit on behalf of the stalled worker and makes sure a worker runs the
+    /// CPU work queued meanwhile (starting one if needed).
+    fn release(&self);
 }
 
 /// What one worker thread is polling, for the stall monitor; see the module docs.
@@ -96,6 +151,13 @@ pub struct WorkerProbe {
     blocking: AtomicBool,
     /// `polls + 1` of the poll the monitor found stalled, 0 when none.
     stalled_at: AtomicU64,
+    /// With handoff on: the stamp (`polls`) of the open poll, with [`HANDED`] once the monitor
+    /// gave its permit away; 0 when no poll is open.
+    handed: AtomicU64,
+    /// Written by the worker only: its permit was handed off and it has not noticed yet.
+    permit_lost: AtomicBool,
+    /// How the monitor gives this worker's permit away (`None`: never).
+    handoff: Mutex<Option<Arc<dyn StallHandoff>>>,
 }
 
 thread_local! {
@@ -136,14 +198,19 @@ impl WorkerProbe {
             location: AtomicPtr::new(ptr::null_mut()),
             blocking: AtomicBool::new(false),
             stalled_at: AtomicU64::new(0),
+            handed: AtomicU64::new(0),
+            permit_lost: AtomicBool::new(false),
+            handoff: Mutex::new(None),
         }
     }
 
     /// Registers a probe for the calling thread, a worker of a pool running CPU-bound
     /// coroutines, when stall detection is on (`None` when it is off or misconfigured; the
-    /// pool's configuration reports a malformed [`STALL_ENV`]).
-    pub fn register() -> Option<WorkerProbeGuard> {
+    /// pool's configuration reports a malformed [`STALL_ENV`]). `handoff` is how the monitor
+    /// gives this worker's permit away when [`stall_handoff`] is on.
+    pub fn register(handoff: Option<Arc<dyn StallHandoff>>) -> Option<WorkerProbeGuard> {
         let threshold = stall_threshold().ok().flatten()?;
+        let handoff = handoff.filter(|_| stall_handoff() == Ok(true));
         let probe = {
             let mut probes = probes();
             match probes.free.pop() {
@@ -156,6 +223,12 @@ impl WorkerProbe {
             }
         };
         probe.blocking.store(false, Ordering::Relaxed);
+        probe.handed.store(0, Ordering::Relaxed);
+        probe.permit_lost.store(false, Ordering::Relaxed);
+        if handoff.is_some() {
+            HANDOFF_ON.store(true, Ordering::Relaxed);
+        }
+        *probe.handoff.lock().unwrap_or_else(PoisonError::into_inner) = handoff;
         CURRENT.with(|current| current.set(Some(probe)));
         super::POLL_PROBES.fetch_or(super::PROBE_WORKERS, Ordering::Relaxed);
         start_monitor(threshold);
@@ -170,17 +243,32 @@ impl WorkerProbe {
         }
     }
 
+    /// Closes the calling worker's handoff window before it gives its permit back itself (a
+    /// `block_in_place` section): returns whether the monitor already gave it away, in which
+    /// case the caller must not release it again.
+    pub fn close_handoff() -> bool {
+        match current_worker() {
+            Some(probe) if HANDOFF_ON.load(Ordering::Relaxed) => {
+                probe.handed.swap(0, Ordering::AcqRel) & HANDED != 0
+            }
+            _ => false,
+        }
+    }
+
     /// A poll of `id` begins; returns what was running (a poll nested in another, such as an
     /// undispatched start, restores its parent's when it ends).
     #[inline]
-    pub(super) fn begin(
-        &self,
-        id: u64,
-        location: &'static Location<'static>,
-    ) -> (u64, *mut Location<'static>) {
+    pub(super) fn begin(&self, id: u64, location: &'static Location<'static>) -> Previous {
         // The only writer of `polls` is this thread, so load-then-store loses no count.
-        self.polls
-            .store(self.polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        let stamp = self.polls.load(Ordering::Relaxed) + 1;
+        self.polls.store(stamp, Ordering::Relaxed);
+        let previous_handed = if HANDOFF_ON.load(Ordering::Relaxed) {
+            let previous = self.handed.swap(stamp, Ordering::AcqRel);
+            self.note_handed(previous);
+            previous & !HANDED
+        } else {
+            0
+        };
         let previous_task = self.task.load(Ordering::Relaxed);
         let previous_location = self.location.load(Ordering::Relaxed);
         self.location
@@ -189,20 +277,83 @@ impl WorkerProbe {
         if MONITOR_PARKED.load(Ordering::Relaxed) {
             wake_monitor();
         }
-        (previous_task, previous_location)
+        Previous {
+            task: previous_task,
+            location: previous_location,
+            handed: previous_handed,
+        }
     }
 
     /// The poll begun by [`begin`](Self::begin) ended.
     #[inline]
-    pub(super) fn end(&self, previous: (u64, *mut Location<'static>)) {
-        self.task.store(previous.0, Ordering::Relaxed);
-        self.location.store(previous.1, Ordering::Relaxed);
+    pub(super) fn end(&self, previous: Previous) {
+        self.task.store(previous.task, Ordering::Relaxed);
+        self.location.store(previous.location, Ordering::Relaxed);
+        if HANDOFF_ON.load(Ordering::Relaxed) {
+            // A nested poll reopens its parent's stamp, which the monitor no longer matches
+            // (the counter moved on): no second handoff of the same permit.
+            let closed = self.handed.swap(previous.handed, Ordering::AcqRel);
+            self.note_handed(closed);
+        }
+    }
+
+    /// Records that the permit of the poll whose `handed` word was `closed` was given away.
+    fn note_handed(&self, closed: u64) {
+        if closed & HANDED != 0 {
+            self.permit_lost.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The monitor found the poll with stamp `polls` stalled: gives its permit away if handoff
+    /// is on for this worker and the poll is still open. Returns whether it did.
+    fn hand_off(&self, polls: u64) -> bool {
+        let handoff = self
+            .handoff
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let Some(handoff) = handoff else {
+            return false;
+        };
+        let won = self
+            .handed
+            .compare_exchange(polls, polls | HANDED, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok();
+        if won {
+            handoff.release();
+        }
+        won
+    }
+}
+
+/// What a nested poll restores when it ends.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Previous {
+    task: u64,
+    location: *mut Location<'static>,
+    handed: u64,
+}
+
+impl WorkerProbeGuard {
+    /// Whether the monitor gave this worker's permit away during a poll that has ended since;
+    /// true once per handoff. The worker then holds no permit.
+    pub fn take_permit_lost(&self) -> bool {
+        let lost = self.probe.permit_lost.load(Ordering::Relaxed);
+        if lost {
+            self.probe.permit_lost.store(false, Ordering::Relaxed);
+        }
+        lost
     }
 }
 
 impl Drop for WorkerProbeGuard {
     fn drop(&mut self) {
         CURRENT.with(|current| current.set(None));
+        *self
+            .probe
+            .handoff
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
         self.probe.task.store(0, Ordering::Relaxed);
         self.probe.stalled_at.store(0, Ordering::Relaxed);
         probes().free.push(self.probe);
@@ -316,7 +467,13 @@ fn monitor(threshold: Duration) {
             if running >= threshold && !sample.warned {
                 sample.warned = true;
                 probe.stalled_at.store(polls + 1, Ordering::Relaxed);
-                report(task, probe.location.load(Ordering::Relaxed), running);
+                let handed_off = probe.hand_off(polls);
+                report(
+                    task,
+                    probe.location.load(Ordering::Relaxed),
+                    running,
+                    handed_off,
+                );
             }
         }
         if busy {
@@ -335,7 +492,7 @@ fn monitor(threshold: Duration) {
     }
 }
 
-fn report(task_id: u64, location: *mut Location<'static>, running: Duration) {
+fn report(task_id: u64, location: *mut Location<'static>, running: Duration, handed_off: bool) {
     // Probes only ever hold null or pointers made from `&'static Location` by `begin`.
     let location: Option<&'static Location<'static>> =
         // SAFETY: a non-null pointer came from a `&'static Location<'static>`, so it is valid
@@ -346,6 +503,7 @@ fn report(task_id: u64, location: *mut Location<'static>, running: Duration) {
     tracing::warn!(
         target: "corral::stall",
         running_ms,
+        handed_off,
         task.name = name.as_deref().unwrap_or(""),
         task.id = task_id,
         loc.file = location.map_or("", |location| location.file()),
@@ -375,5 +533,17 @@ mod tests {
             "{error}"
         );
         assert!(parse_threshold(Some("-5".into())).is_err());
+    }
+
+    #[test]
+    fn the_handoff_switch_is_parsed_strictly() {
+        assert_eq!(parse_handoff(None), Ok(false));
+        assert_eq!(parse_handoff(Some("0".into())), Ok(false));
+        assert_eq!(parse_handoff(Some("1".into())), Ok(true));
+        let error = parse_handoff(Some("yes".into())).unwrap_err();
+        assert!(
+            error.to_string().contains("CORRAL_STALL_HANDOFF=\"yes\""),
+            "{error}"
+        );
     }
 }
