@@ -40,6 +40,7 @@
 //!   explicit stacks.
 
 mod dump;
+mod handoff;
 mod registry;
 #[cfg(unix)]
 mod signal;
@@ -50,6 +51,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 pub use self::dump::{CoroutineInfo, Dump, RunState};
+#[cfg(all(test, corral_loom))]
+pub(crate) use self::handoff::HandoffWindow;
 pub(crate) use self::registry::Probe;
 pub use self::stall::{
     stall_handoff, stall_threshold, StallConfigError, StallHandoff, WorkerProbe, WorkerProbeGuard,

@@ -22,10 +22,9 @@
 //! CPU permit to the pool ([`StallHandoff::release`]), so another worker (a new one if needed)
 //! runs the rest of Default meanwhile; the stalled worker learns at the end of its poll that
 //! its permit is gone and takes one again the usual way. Exactly one side gives the permit
-//! back: at each poll's start the worker stores the poll's stamp in `handed`; the monitor
-//! hands the permit off only by a CAS that sets [`HANDED`] on that very stamp, and the worker
-//! closes the window with a swap at the poll's end (or when a `block_in_place` section gives
-//! the permit back itself), so a handoff is seen by the worker iff the monitor's CAS won.
+//! back; the protocol is the probe's handoff window (`handoff`, with a loom model). The
+//! stalled worker counts as a blocking task meanwhile, so the pool may start a thread for the
+//! permit.
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
@@ -33,6 +32,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 use std::{cell::Cell, fmt, ptr};
+
+use super::handoff::HandoffWindow;
 
 /// The environment variable holding the stall threshold in milliseconds (0 turns it off).
 pub const STALL_ENV: &str = "CORRAL_STALL_MS";
@@ -50,9 +51,6 @@ const IDLE_TICKS: u32 = 8;
 
 /// The environment variable that turns the handoff on (`1`; `0` or unset: off).
 pub const HANDOFF_ENV: &str = "CORRAL_STALL_HANDOFF";
-
-/// The bit of `WorkerProbe::handed` that says the monitor gave the poll's permit away.
-const HANDED: u64 = 1 << 63;
 
 /// A malformed [`STALL_ENV`] or [`HANDOFF_ENV`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,9 +149,8 @@ pub struct WorkerProbe {
     blocking: AtomicBool,
     /// `polls + 1` of the poll the monitor found stalled, 0 when none.
     stalled_at: AtomicU64,
-    /// With handoff on: the stamp (`polls`) of the open poll, with [`HANDED`] once the monitor
-    /// gave its permit away; 0 when no poll is open.
-    handed: AtomicU64,
+    /// With handoff on: the window of the open poll (see `handoff`).
+    handed: HandoffWindow,
     /// Written by the worker only: its permit was handed off and it has not noticed yet.
     permit_lost: AtomicBool,
     /// How the monitor gives this worker's permit away (`None`: never).
@@ -191,14 +188,14 @@ pub struct WorkerProbeGuard {
 }
 
 impl WorkerProbe {
-    const fn new() -> WorkerProbe {
+    fn new() -> WorkerProbe {
         WorkerProbe {
             polls: AtomicU64::new(0),
             task: AtomicU64::new(0),
             location: AtomicPtr::new(ptr::null_mut()),
             blocking: AtomicBool::new(false),
             stalled_at: AtomicU64::new(0),
-            handed: AtomicU64::new(0),
+            handed: HandoffWindow::new(),
             permit_lost: AtomicBool::new(false),
             handoff: Mutex::new(None),
         }
@@ -223,7 +220,7 @@ impl WorkerProbe {
             }
         };
         probe.blocking.store(false, Ordering::Relaxed);
-        probe.handed.store(0, Ordering::Relaxed);
+        probe.handed.close(0);
         probe.permit_lost.store(false, Ordering::Relaxed);
         if handoff.is_some() {
             HANDOFF_ON.store(true, Ordering::Relaxed);
@@ -248,9 +245,7 @@ impl WorkerProbe {
     /// case the caller must not release it again.
     pub fn close_handoff() -> bool {
         match current_worker() {
-            Some(probe) if HANDOFF_ON.load(Ordering::Relaxed) => {
-                probe.handed.swap(0, Ordering::AcqRel) & HANDED != 0
-            }
+            Some(probe) if HANDOFF_ON.load(Ordering::Relaxed) => probe.handed.close(0),
             _ => false,
         }
     }
@@ -263,9 +258,9 @@ impl WorkerProbe {
         let stamp = self.polls.load(Ordering::Relaxed) + 1;
         self.polls.store(stamp, Ordering::Relaxed);
         let previous_handed = if HANDOFF_ON.load(Ordering::Relaxed) {
-            let previous = self.handed.swap(stamp, Ordering::AcqRel);
-            self.note_handed(previous);
-            previous & !HANDED
+            let (previous, handed) = self.handed.open(stamp);
+            self.note_handed(handed);
+            previous
         } else {
             0
         };
@@ -292,14 +287,14 @@ impl WorkerProbe {
         if HANDOFF_ON.load(Ordering::Relaxed) {
             // A nested poll reopens its parent's stamp, which the monitor no longer matches
             // (the counter moved on): no second handoff of the same permit.
-            let closed = self.handed.swap(previous.handed, Ordering::AcqRel);
-            self.note_handed(closed);
+            let handed = self.handed.close(previous.handed);
+            self.note_handed(handed);
         }
     }
 
-    /// Records that the permit of the poll whose `handed` word was `closed` was given away.
-    fn note_handed(&self, closed: u64) {
-        if closed & HANDED != 0 {
+    /// Records that the permit of a poll just closed was given away (`handed`).
+    fn note_handed(&self, handed: bool) {
+        if handed {
             self.permit_lost.store(true, Ordering::Relaxed);
         }
     }
@@ -315,10 +310,7 @@ impl WorkerProbe {
         let Some(handoff) = handoff else {
             return false;
         };
-        let won = self
-            .handed
-            .compare_exchange(polls, polls | HANDED, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok();
+        let won = self.handed.try_hand_off(polls);
         if won {
             handoff.release();
         }
