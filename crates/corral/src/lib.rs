@@ -52,6 +52,12 @@
 //! [`with_context`] switches dispatcher (or adds `NonCancellable`, a name, a job);
 //! [`with_timeout`] cancels the block after a duration.
 //!
+//! **Seeing inside.** [`debug::install`] (or `CORRAL_DEBUG=1`) records live coroutines and
+//! [`debug::dump`] prints them as the job tree, with launch sites (kotlinx's `DebugProbes`); every
+//! poll runs in a `runtime.spawn` tracing span; a poll that blocks a Default worker longer than
+//! `CORRAL_STALL_MS` (100 ms) gets a `corral::stall` warning; [`metrics::metrics`] reads the
+//! scheduler's counters. The `console` feature feeds tokio-console.
+//!
 //! ## What Rust changes
 //!
 //! Children that run in parallel cannot borrow from their parent, so `launch`, `async_` and
