@@ -9,7 +9,10 @@
 //! is not zero, samples the probes every [`tick`] of the threshold. A probe whose counter has
 //! not moved while a coroutine is in a poll, for at least the threshold, is a stall: the monitor
 //! emits one `tracing` warning (target `corral::stall`) per stalled poll and marks the
-//! coroutine in dumps until its poll ends. When every probe is idle for [`IDLE_TICKS`] samples
+//! coroutine in dumps until its poll ends. The warning carries `task.id`, the launch site
+//! (`loc.file`, `loc.line`, `loc.col`) and `running_ms`; `task.name` is filled in when debug is
+//! installed (the monitor finds names in the debug registry: reading one from the task itself
+//! would race with its end), and is empty otherwise. When every probe is idle for [`IDLE_TICKS`] samples
 //! the monitor parks, and the next poll on a probed worker unparks it.
 //!
 //! A worker running a blocking (IO) task, or inside a `block_in_place` section, marks its probe
