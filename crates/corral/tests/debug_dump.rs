@@ -142,6 +142,14 @@ fn json_escapes_names_and_an_unnamed_coroutine_is_coroutine_hash_id() {
         json.contains(&format!("{{\"id\":{},\"name\":\"quote", job.id())),
         "{json}"
     );
+    let unnamed_json = corral::debug::dump().to_json();
+    assert!(
+        unnamed_json.contains(&format!(
+            "{{\"id\":{0},\"name\":\"coroutine#{0}\",\"named\":false",
+            unnamed.id()
+        )),
+        "{unnamed_json}"
+    );
     job.cancel();
     unnamed.cancel();
     let after = corral::debug::dump();

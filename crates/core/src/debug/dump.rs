@@ -135,8 +135,8 @@ impl Dump {
         self.coroutines.is_empty()
     }
 
-    /// The tree as JSON: an array of root coroutines, each an object with `id`, `name` (null
-    /// when unnamed), `state`, `run_state`, `dispatcher` (null when in place), `location`
+    /// The tree as JSON: an array of root coroutines, each an object with `id`, `name` (as
+    /// printed: `coroutine#id` when unnamed), `named` (whether it has a `CoroutineName`), `state`, `run_state`, `dispatcher` (null when in place), `location`
     /// (`"file:line:col"`), `age_ms`, `polls`, `stalled` and `children` (nested objects).
     pub fn to_json(&self) -> String {
         let mut out = String::from("[");
@@ -153,10 +153,9 @@ impl Dump {
             }
             *has_element = true;
             let _ = write!(out, "{{\"id\":{},\"name\":", info.id);
-            match &info.name {
-                Some(name) => push_json_string(&mut out, name),
-                None => out.push_str("null"),
-            }
+            push_json_string(&mut out, &info.display_name());
+            out.push_str(",\"named\":");
+            out.push_str(if info.name.is_some() { "true" } else { "false" });
             let _ = write!(
                 out,
                 ",\"state\":\"{:?}\",\"run_state\":\"{}\",\"dispatcher\":",
