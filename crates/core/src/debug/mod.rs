@@ -102,8 +102,16 @@ static POLL_PROBES: AtomicU8 = AtomicU8::new(0);
 /// job.cancel();
 /// ```
 pub fn install() {
-    DEBUG.store(ON, Ordering::Relaxed);
+    let previous = DEBUG.swap(ON, Ordering::Relaxed);
     POLL_PROBES.fetch_or(PROBE_RECORD, Ordering::Relaxed);
+    // The first install also honours the environment's request for the signal dump, so an
+    // explicit call before the first spawn does not hide it.
+    #[cfg(unix)]
+    if previous == UNREAD && env_wants_debug() {
+        signal::install_dump_on_signal();
+    }
+    #[cfg(not(unix))]
+    let _ = previous;
 }
 
 /// Whether [`install`] ran (or `CORRAL_DEBUG=1` installed the probes).
@@ -203,7 +211,17 @@ pub(crate) fn console_waker_op(id: u64, op: &'static str) {
 /// Reads [`DEBUG_ENV`] once (racing first spawns read it alike) and installs what it asks.
 #[cold]
 fn read_env() -> u8 {
-    let wanted = match std::env::var(DEBUG_ENV) {
+    if env_wants_debug() {
+        install();
+        return ON;
+    }
+    let _ = DEBUG.compare_exchange(UNREAD, OFF, Ordering::Relaxed, Ordering::Relaxed);
+    DEBUG.load(Ordering::Relaxed)
+}
+
+/// Whether [`DEBUG_ENV`] asks for the probes; a malformed value is a clear panic.
+fn env_wants_debug() -> bool {
+    match std::env::var(DEBUG_ENV) {
         Err(std::env::VarError::NotPresent) => false,
         Ok(value) => match value.trim() {
             "" | "0" | "false" => false,
@@ -213,13 +231,5 @@ fn read_env() -> u8 {
         Err(std::env::VarError::NotUnicode(value)) => {
             panic!("{DEBUG_ENV}={value:?} is not 0, 1, true or false")
         }
-    };
-    if !wanted {
-        let _ = DEBUG.compare_exchange(UNREAD, OFF, Ordering::Relaxed, Ordering::Relaxed);
-        return DEBUG.load(Ordering::Relaxed);
     }
-    install();
-    #[cfg(unix)]
-    signal::install_dump_on_signal();
-    ON
 }
