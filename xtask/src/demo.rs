@@ -102,6 +102,15 @@ connection; the client that stalls mid-request is hung up on by with_timeout. Ca
 server's job ends every connection coroutine, which closes its socket: the open clients see
 the server hang up, and the count of open file descriptors is back where it started.",
     },
+    Stop {
+        example: "debug_dump",
+        heading: "seeing inside: a coroutine dump and a stall warning",
+        notice: "\
+corral::debug::install() records live coroutines (kotlinx's DebugProbes). The dump is the job
+tree: each child under its parent, with its name, state, dispatcher, where it was launched,
+its age and poll count. Then a coroutine blocks a Default worker for 300 ms: the stall
+monitor (CORRAL_STALL_MS, 100 ms by default) warns once, naming it and its launch site.",
+    },
 ];
 
 /// Where the tour's examples live, relative to the project root.

@@ -42,6 +42,8 @@ pub(crate) fn all() -> Vec<Workload> {
         scope_1000_async::workload(),
         cancel_100k::workload(),
         with_context_round_trip::workload(),
+        // Last: it installs corral::debug for the rest of the process.
+        spawn_many_local::workload_debug(),
     ]
 }
 

@@ -35,6 +35,31 @@ pub(super) fn workload() -> Workload {
     )
 }
 
+/// `spawn_many_local` with `corral::debug` installed: the price of recording every coroutine
+/// for dumps. corral only (the others have no equivalent). Installing is for the rest of the
+/// process, so this row runs after every other one ([`super::all`]).
+pub(super) fn workload_debug() -> Workload {
+    Workload::new(
+        "spawn_many_local_debug",
+        |quick| {
+            let n = if quick { QUICK_SPAWNS } else { SPAWNS };
+            format!(
+                "spawn_many_local with corral::debug installed (every coroutine recorded for \
+                 dumps); time per {n} spawns"
+            )
+        },
+        |_| Vec::new(),
+        None,
+        &[(Runtime::Corral, corral_side!(corral_debug))],
+    )
+}
+
+#[cfg(feature = "corral")]
+fn corral_debug(env: &Env<'_>) -> Sample {
+    corral::debug::install();
+    corral(env)
+}
+
 #[cfg(feature = "corral")]
 pub(super) fn corral(env: &Env<'_>) -> Sample {
     let n = env.size(SPAWNS, QUICK_SPAWNS);

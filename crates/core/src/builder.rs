@@ -21,6 +21,7 @@
 use std::error::Error as StdError;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::panic::Location;
 use std::sync::Arc;
 
 use crate::context::Context;
@@ -28,7 +29,7 @@ use crate::deferred::Deferred;
 use crate::job::attach;
 use crate::job::state_machine::JobKind;
 use crate::job::Job;
-use crate::task::state::{ATOMIC_START, RUNNING};
+use crate::task::state::{ATOMIC_START, RUNNING, RUN_UNIT};
 use crate::task::{AsyncBody, Body, LaunchBody, Task, TryLaunchBody};
 
 /// When a new coroutine starts (Kotlin `CoroutineStart`).
@@ -61,6 +62,7 @@ pub enum CoroutineStart {
 
 /// Starts a coroutine running `block` (Kotlin `launch`). `context` is the complete context:
 /// its job element is the parent, its dispatcher runs the coroutine (none: in place).
+#[track_caller]
 pub fn launch<F, Fut>(context: Context, start: CoroutineStart, block: F) -> Job
 where
     F: FnOnce(Context) -> Fut + Send + 'static,
@@ -71,6 +73,7 @@ where
 
 /// [`launch`] for a fallible body: an `Err` fails the job exactly like a panic does (a
 /// cancellation `JobError`, as returned by `ensure_active()?`, cancels it instead).
+#[track_caller]
 pub fn try_launch<F, Fut, E>(context: Context, start: CoroutineStart, block: F) -> Job
 where
     F: FnOnce(Context) -> Fut + Send + 'static,
@@ -88,6 +91,7 @@ where
 
 /// Starts a coroutine computing a value (Kotlin `async`). Its failure is kept for the
 /// [`Deferred`] and never reported to an exception handler (it still fails its parent).
+#[track_caller]
 pub fn async_<F, Fut, T>(context: Context, start: CoroutineStart, block: F) -> Deferred<T>
 where
     F: FnOnce(Context) -> Fut + Send + 'static,
@@ -101,6 +105,7 @@ where
 /// Starts a *scoped* coroutine: like [`async_`], but its failure is returned through the
 /// `Deferred` only and never sent to the parent job (the caller rethrows it). This is what
 /// `with_context` on another dispatcher runs its block in.
+#[track_caller]
 pub fn async_scoped<F, Fut, T>(context: Context, start: CoroutineStart, block: F) -> Deferred<T>
 where
     F: FnOnce(Context) -> Fut + Send + 'static,
@@ -111,6 +116,7 @@ where
     Deferred::new(task.job(), task)
 }
 
+#[track_caller]
 fn spawn<B: Body>(
     mut context: Context,
     start: CoroutineStart,
@@ -123,9 +129,11 @@ fn spawn<B: Body>(
         CoroutineStart::Default => (false, 0),
         CoroutineStart::Lazy => (true, 0),
         CoroutineStart::Atomic => (false, ATOMIC_START),
-        CoroutineStart::Undispatched => (false, RUNNING),
+        // Its inline first run claims no `RUNNING` through `start_run`, which counts runs.
+        CoroutineStart::Undispatched => (false, RUNNING | RUN_UNIT),
     };
-    let task = Task::new(context, kind, lazy, initial, body);
+    let location = Location::caller();
+    let task = Task::new(context, kind, lazy, initial, body, location);
     {
         let job = task.borrowed_job();
         tracing::trace!(coroutine = job.id(), ?start, ?kind, "coroutine created");

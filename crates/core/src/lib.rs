@@ -26,6 +26,7 @@ mod cleanup;
 mod context;
 mod context_values;
 mod current;
+pub mod debug;
 mod deferred;
 pub mod dispatcher;
 pub mod error;

@@ -66,6 +66,12 @@
 //! futures (`tokio::net`, `tokio::time`, and crates built on them) run inside every coroutine
 //! as they are, and `corral::net`'s streams implement tokio's io traits too.
 //!
+//! **Seeing inside.** [`debug::install`] (or `CORRAL_DEBUG=1`) records live coroutines and
+//! [`debug::dump`] prints them as the job tree, with launch sites (kotlinx's `DebugProbes`); every
+//! poll runs in a `runtime.spawn` tracing span; a poll that blocks a Default worker longer than
+//! `CORRAL_STALL_MS` (100 ms) gets a `corral::stall` warning; [`metrics::metrics`] reads the
+//! scheduler's counters. The `console` feature feeds tokio-console.
+//!
 //! ## What Rust changes
 //!
 //! Children that run in parallel cannot borrow from their parent, so `launch`, `async_` and
@@ -191,6 +197,12 @@ pub mod test {
     };
     pub use corral_scopes::test::{run_test, run_test_with, TestConfig, DEFAULT_TEST_TIMEOUT};
 }
+
+/// Coroutine dumps and the probes behind them (kotlinx's `DebugProbes`): [`debug::install`],
+/// [`debug::dump`]; see the module docs.
+pub use corral_core::debug;
+
+pub mod metrics;
 
 /// Everything a coroutine program needs: `use corral::prelude::*;`.
 pub mod prelude {

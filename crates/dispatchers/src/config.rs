@@ -6,6 +6,8 @@
 //! | `CORRAL_MAX_POOL_SIZE`   | most threads of the shared scheduler      | core + 512           |
 //! | `CORRAL_KEEP_ALIVE_SECS` | idle time before an extra thread retires  | 60                   |
 //! | `CORRAL_IO_PARALLELISM`  | parallelism of `Dispatchers::io()`        | `max(64, cores)`     |
+//! | `CORRAL_STALL_MS`        | poll time after which a CPU worker is reported stalled (0: off) | 100 |
+//! | `CORRAL_STALL_HANDOFF`   | `1`: a stalled worker's CPU permit goes to another worker meanwhile | off |
 //! | `CORRAL_THREAD_STACK_SIZE` | stack size in bytes of the shared pool's and executors' threads | the standard library's (2 MiB) |
 //!
 //! A malformed value (not a positive integer, out of range, or inconsistent with the others)
@@ -117,7 +119,14 @@ impl SharedConfig {
 
     /// Reads the process environment; panics with the message of
     /// [`from_lookup`](SharedConfig::from_lookup) on a malformed value.
+    /// The stall settings (`CORRAL_STALL_MS`, `CORRAL_STALL_HANDOFF`, read by
+    /// `corral_core::debug`) are checked here too, so a malformed one fails at the same place.
     pub fn from_env() -> SharedConfig {
+        if let Err(error) =
+            corral_core::debug::stall_threshold().and_then(|_| corral_core::debug::stall_handoff())
+        {
+            panic!("corral configuration error: {error}");
+        }
         SharedConfig::from_lookup(|name| std::env::var(name).ok())
             .unwrap_or_else(|message| panic!("corral configuration error: {message}"))
     }

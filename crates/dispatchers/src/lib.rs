@@ -45,4 +45,4 @@ pub use dispatchers::{Dispatchers, DEFAULT_SCHEDULER_NAME};
 pub use event_loop::{EventLoop, LoopGuard, MainGuard, MainLoopError};
 pub use executor::{new_fixed_thread_pool_context, new_single_thread_context, ExecutorDispatcher};
 pub use limited::LimitedDispatcher;
-pub use timer::TIMER_THREAD_NAME;
+pub use timer::{pending_timers, TIMER_THREAD_NAME};

@@ -76,6 +76,7 @@ use crate::control::ControlWord;
 use crate::global_queue::GlobalQueue;
 use crate::idle::Idle;
 use crate::local_queue::{self, Owner, Stealer};
+use crate::metrics::WorkerCounters;
 use crate::permit_gate::PermitGate;
 use crate::run_next::RunNext;
 use crate::worker;
@@ -91,6 +92,8 @@ pub(crate) struct Slot {
     pub(crate) tasks_started: AtomicU32,
     /// A live worker owns this slot.
     pub(crate) active: AtomicBool,
+    /// Polls, steals and parks of the slot's workers (their own cache line).
+    pub(crate) counters: WorkerCounters,
 }
 
 impl Slot {
@@ -102,6 +105,7 @@ impl Slot {
             run_next: RunNext::default(),
             tasks_started: AtomicU32::new(0),
             active: AtomicBool::new(false),
+            counters: WorkerCounters::default(),
         }
     }
 }

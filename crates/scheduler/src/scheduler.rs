@@ -56,7 +56,7 @@ pub fn default_core_pool_size() -> usize {
 /// ```
 #[derive(Clone)]
 pub struct CoroutineScheduler {
-    pool: Arc<Pool>,
+    pub(crate) pool: Arc<Pool>,
 }
 
 /// Configures a [`CoroutineScheduler`].

@@ -38,6 +38,7 @@
 //!   that finds nothing, without waiting; the last one to exit rejects what a submission
 //!   racing the close left queued (the pool's "Spawns during shutdown").
 
+use corral_core::debug::{StallHandoff, WorkerProbe, WorkerProbeGuard};
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -95,11 +96,32 @@ struct Worker {
     retired: bool,
     /// Nesting depth of [`block_in_place`] sections that gave the permit back (0: none).
     blocking_sections: u32,
+    /// This thread's probe for the stall monitor (`None`: detection off).
+    stall_probe: Option<WorkerProbeGuard>,
+}
+
+/// How the stall monitor gives a stalled worker's permit to the rest of its pool
+/// (`CORRAL_STALL_HANDOFF=1`; see `corral_core::debug`).
+#[derive(Debug)]
+struct PoolHandoff(std::sync::Weak<Pool>);
+
+impl StallHandoff for PoolHandoff {
+    /// The stalled worker counts as blocking until it notices (`take_permit_lost`), so the
+    /// compensation rule may start a thread for the permit when no worker is parked.
+    fn release(&self) {
+        if let Some(pool) = self.0.upgrade() {
+            pool.control.add_blocking();
+            pool.release_permit();
+            pool.signal_cpu_work();
+        }
+    }
 }
 
 /// The body of a worker thread.
 pub(crate) fn run(pool: Arc<Pool>, index: usize) {
     let owner = pool.take_owner(index);
+    // Watched by the stall monitor while it runs CPU tasks (see `corral_core::debug`).
+    let stall_probe = WorkerProbe::register(Some(Arc::new(PoolHandoff(Arc::downgrade(&pool)))));
     tracing::debug!(pool = %pool.name, worker = index + 1, "worker started");
     let seed = (index as u32).wrapping_mul(0x9E37_79B9) | 1;
     CURRENT.with_borrow_mut(|current| {
@@ -118,6 +140,7 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
             watch: None,
             retired: false,
             blocking_sections: 0,
+            stall_probe,
         });
     });
     loop {
@@ -125,7 +148,9 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
         match next {
             Next::Run(task, Kind::Cpu) => {
                 with_worker(|worker| {
-                    let started = &worker.pool.slot(worker.index).tasks_started;
+                    let slot = worker.pool.slot(worker.index);
+                    slot.counters.poll();
+                    let started = &slot.tasks_started;
                     started.store(
                         started.load(Ordering::Relaxed).wrapping_add(1),
                         Ordering::Relaxed,
@@ -135,7 +160,9 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
             }
             Next::Run(task, Kind::Blocking) => {
                 with_worker(Worker::begin_blocking);
+                WorkerProbe::set_blocking(true);
                 run_task(task);
+                WorkerProbe::set_blocking(false);
                 with_worker(Worker::end_blocking);
             }
             Next::RetryAfter(delay) => std::thread::sleep(delay),
@@ -257,6 +284,13 @@ impl BlockingSection {
             }
             worker.blocking_sections = 1;
             worker.pool.control.add_blocking();
+            // Not watched while it blocks; a permit the monitor already gave away is not
+            // given back twice.
+            WorkerProbe::set_blocking(true);
+            if WorkerProbe::close_handoff() {
+                worker.has_permit = false;
+                worker.pool.control.remove_blocking();
+            }
             worker.give_up_permit();
             BlockingSection {
                 pool: Some(worker.pool.clone()),
@@ -279,6 +313,7 @@ impl Drop for BlockingSection {
         // Not under the worker's `RefCell` borrow: this may sleep.
         pool.acquire_permit_blocking();
         with_worker(|worker| worker.has_permit = true);
+        WorkerProbe::set_blocking(false);
     }
 }
 
@@ -340,6 +375,16 @@ impl Worker {
     }
 
     fn next_task(&mut self) -> Next {
+        // The stall monitor gave the permit away during the last poll (handoff).
+        if self.has_permit
+            && self
+                .stall_probe
+                .as_ref()
+                .is_some_and(WorkerProbeGuard::take_permit_lost)
+        {
+            self.has_permit = false;
+            self.pool.control.remove_blocking();
+        }
         if !self.has_permit {
             self.has_permit = self.pool.control.try_acquire_permit();
         }
@@ -424,6 +469,7 @@ impl Worker {
                 continue;
             };
             if let Some(task) = slot.stealer.steal_into(&mut self.owner) {
+                pool.slot(self.index).counters.steal();
                 return Some(Next::Run(task, Kind::Cpu));
             }
             if let Some(stamp) = slot.run_next.full_stamp() {
@@ -468,6 +514,7 @@ impl Worker {
     }
 
     fn begin_blocking(&mut self) {
+        self.pool.slot(self.index).counters.poll();
         self.running_blocking = true;
         self.give_up_permit();
     }
@@ -543,6 +590,7 @@ impl Worker {
             return keep_running;
         }
         tracing::trace!(pool = %pool.name, worker = self.index + 1, "parking");
+        pool.slot(self.index).counters.park();
         // `None`: a keep-alive too long for an `Instant` (`Duration::MAX`) never ends.
         let keep_alive_deadline = || Instant::now().checked_add(pool.keep_alive);
         let mut deadline = keep_alive_deadline();

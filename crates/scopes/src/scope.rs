@@ -86,6 +86,7 @@ impl CoroutineScope {
     /// Launches a coroutine (Kotlin `launch`): dispatched now, a child of the scope's job.
     /// A panic fails it, cancels its parent unless that is a supervisor, and reaches the
     /// exception handler if no parent handles it.
+    #[track_caller]
     pub fn launch<F, Fut>(&self, block: F) -> Job
     where
         F: FnOnce(CoroutineScope) -> Fut + Send + 'static,
@@ -95,6 +96,7 @@ impl CoroutineScope {
     }
 
     /// [`launch`](CoroutineScope::launch) with extra context elements and a start mode.
+    #[track_caller]
     pub fn launch_with<F, Fut>(
         &self,
         context: impl Into<Context>,
@@ -112,6 +114,7 @@ impl CoroutineScope {
 
     /// `launch` for a fallible body: an `Err` fails the job exactly like a panic does (a
     /// cancellation `JobError`, e.g. from `ensure_active()?`, cancels it instead).
+    #[track_caller]
     pub fn try_launch<F, Fut, E>(&self, block: F) -> Job
     where
         F: FnOnce(CoroutineScope) -> Fut + Send + 'static,
@@ -122,6 +125,7 @@ impl CoroutineScope {
     }
 
     /// [`try_launch`](CoroutineScope::try_launch) with extra context elements and a start mode.
+    #[track_caller]
     pub fn try_launch_with<F, Fut, E>(
         &self,
         context: impl Into<Context>,
@@ -139,6 +143,7 @@ impl CoroutineScope {
     }
 
     /// Starts a coroutine computing a value (Kotlin `async`); await the [`Deferred`].
+    #[track_caller]
     pub fn async_<F, Fut, T>(&self, block: F) -> Deferred<T>
     where
         F: FnOnce(CoroutineScope) -> Fut + Send + 'static,
@@ -149,6 +154,7 @@ impl CoroutineScope {
     }
 
     /// [`async_`](CoroutineScope::async_) with extra context elements and a start mode.
+    #[track_caller]
     pub fn async_with<F, Fut, T>(
         &self,
         context: impl Into<Context>,
@@ -205,6 +211,7 @@ impl GlobalScope {
     }
 
     /// A root coroutine (Kotlin `GlobalScope.launch`).
+    #[track_caller]
     pub fn launch<F, Fut>(block: F) -> Job
     where
         F: FnOnce(CoroutineScope) -> Fut + Send + 'static,
@@ -214,6 +221,7 @@ impl GlobalScope {
     }
 
     /// [`launch`](GlobalScope::launch) with extra context elements and a start mode.
+    #[track_caller]
     pub fn launch_with<F, Fut>(context: impl Into<Context>, start: CoroutineStart, block: F) -> Job
     where
         F: FnOnce(CoroutineScope) -> Fut + Send + 'static,
@@ -223,6 +231,7 @@ impl GlobalScope {
     }
 
     /// A root fallible coroutine.
+    #[track_caller]
     pub fn try_launch<F, Fut, E>(block: F) -> Job
     where
         F: FnOnce(CoroutineScope) -> Fut + Send + 'static,
@@ -233,6 +242,7 @@ impl GlobalScope {
     }
 
     /// A root coroutine computing a value (Kotlin `GlobalScope.async`).
+    #[track_caller]
     pub fn async_<F, Fut, T>(block: F) -> Deferred<T>
     where
         F: FnOnce(CoroutineScope) -> Fut + Send + 'static,
@@ -243,6 +253,7 @@ impl GlobalScope {
     }
 
     /// [`async_`](GlobalScope::async_) with extra context elements and a start mode.
+    #[track_caller]
     pub fn async_with<F, Fut, T>(
         context: impl Into<Context>,
         start: CoroutineStart,

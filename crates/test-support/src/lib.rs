@@ -7,7 +7,8 @@
 //!   corral-core's scenario tests, with a small [`Scope`] so tests read like the scenarios;
 //! - [`forwarding`]: a *different* dispatcher that runs on the same loop (kotlinx's wrapper
 //!   dispatcher);
-//! - [`consts`]: durations the timing tests share.
+//! - [`consts`]: durations the timing tests share;
+//! - [`tracing_capture`]: a recording `tracing` subscriber for tests of the instrumentation.
 //!
 //! It depends on corral-core only, because corral-core's own integration tests use it.
 
@@ -15,6 +16,7 @@ pub mod consts;
 pub mod forwarding;
 pub mod steps;
 pub mod test_loop;
+pub mod tracing_capture;
 
 pub use consts::{MS, SOON};
 pub use forwarding::{other_dispatcher, Forwarding};

@@ -131,6 +131,15 @@ pub(crate) enum JobKind {
 }
 
 impl JobKind {
+    /// The `kind` field of a coroutine's `runtime.spawn` span.
+    pub(crate) fn span_kind(self) -> &'static str {
+        match self {
+            JobKind::Launch => "launch",
+            JobKind::Async => "async",
+            _ => "scoped",
+        }
+    }
+
     fn is_supervisor(self) -> bool {
         matches!(self, JobKind::Supervisor | JobKind::SupervisorScoped)
     }

@@ -4,6 +4,7 @@
 #[cfg(not(debug_assertions))]
 compile_error!("the loom models need debug assertions: add `-C debug-assertions` to RUSTFLAGS");
 
+mod loom_handoff;
 mod loom_job_tree;
 mod loom_spin_lock;
 mod loom_task_state;

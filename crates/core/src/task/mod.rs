@@ -7,7 +7,8 @@
 //!               │            └─ output: Option<T>                    (written once, taken once)
 //!               ├─ shields: shield counters (`current`)
 //!               ├─ job:     JobCore (state byte + spin-lock-guarded tree data)
-//!               └─ context: dispatcher, name, exception handler
+//!               ├─ context: dispatcher, name, exception handler
+//!               └─ location: the builder call that created it (`#[track_caller]`)
 //! ```
 //!
 //! The same allocation is reached through three kinds of reference counted handles, none of
@@ -62,6 +63,7 @@ mod waker;
 
 use std::any::Any;
 use std::mem::ManuallyDrop;
+use std::panic::Location;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -69,6 +71,7 @@ pub(crate) use self::body::{AsyncBody, Body, LaunchBody, TryLaunchBody};
 use self::stage::StageCell;
 use crate::context::Context;
 use crate::current::Shields;
+use crate::debug::{self, Probe, RunState};
 use crate::error::JobError;
 use crate::handler;
 use crate::job::state_machine::{JobCore, JobKind, JobState};
@@ -83,6 +86,9 @@ pub(crate) struct Task<B: Body> {
     job: JobCore,
     /// The coroutine's context without its job element (the job is `self`).
     context: Context,
+    /// Where the builder was called: for dumps, spans and stall warnings. Everything else
+    /// debugging records lives in the debug registry, not here.
+    location: &'static Location<'static>,
 }
 
 impl<B: Body> Task<B> {
@@ -94,18 +100,28 @@ impl<B: Body> Task<B> {
         lazy: bool,
         state: usize,
         body: B,
+        location: &'static Location<'static>,
     ) -> Arc<Task<B>> {
         let initial = if lazy {
             JobState::New
         } else {
             JobState::Active
         };
-        Arc::new(Task {
+        let task = Arc::new(Task {
             cell: StageCell::new(state, body),
             shields: Shields::new(),
             job: JobCore::new(kind, initial),
             context,
-        })
+            location,
+        });
+        debug::on_spawn(
+            &task,
+            task.job.id(),
+            &task.context,
+            kind.span_kind(),
+            location,
+        );
+        task
     }
 
     pub(crate) fn job(self: &Arc<Self>) -> Job {
@@ -193,6 +209,39 @@ impl<B: Body> JobNode for Task<B> {
 
     fn name(&self) -> Option<&str> {
         self.context.name()
+    }
+}
+
+impl<B: Body> Probe for Task<B> {
+    fn probe_job(self: Arc<Self>) -> Job {
+        self.into_job()
+    }
+
+    fn probe_name(&self) -> Option<String> {
+        self.context.name().map(str::to_owned)
+    }
+
+    fn probe_dispatcher(&self) -> Option<String> {
+        self.context.dispatcher().map(ToString::to_string)
+    }
+
+    fn probe_run_state(&self) -> RunState {
+        let bits = self.cell.peek_state();
+        if bits & state::RUNNING != 0 {
+            RunState::Running
+        } else if bits & state::SCHEDULED != 0 {
+            RunState::Queued
+        } else {
+            RunState::Suspended
+        }
+    }
+
+    fn probe_location(&self) -> &'static Location<'static> {
+        self.location
+    }
+
+    fn probe_polls(&self) -> u64 {
+        self.cell.runs()
     }
 }
 

@@ -10,6 +10,7 @@ use super::stage::Running;
 use super::state::EndRun;
 use super::{catch, Task};
 use crate::current::{self, Frame, ShieldBases, YieldRequest};
+use crate::debug;
 use crate::error::{DispatchError, JobError};
 use crate::job::state_machine::BodyOutcome;
 use crate::job::Job;
@@ -53,8 +54,10 @@ impl<B: Body> Task<B> {
                 None, // a task runs on its context's dispatcher
             );
             thread_context::around_poll(&self.context, || {
-                current::enter(&frame, || {
-                    self.step(&mut running, job, atomic_start, &frame)
+                debug::around_poll(job.id(), self.location, || {
+                    current::enter(&frame, || {
+                        self.step(&mut running, job, atomic_start, &frame)
+                    })
                 })
             })
         };

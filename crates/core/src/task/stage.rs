@@ -85,6 +85,16 @@ impl<B: Body> StageCell<B> {
     }
 
     /// Records a wake; see [`TaskState::wake`].
+    /// The state word's bits right now (for debug dumps only).
+    pub(super) fn peek_state(&self) -> usize {
+        self.state.peek()
+    }
+
+    /// Runs begun so far (for debug dumps only).
+    pub(super) fn runs(&self) -> u64 {
+        self.state.runs()
+    }
+
     pub(super) fn wake(&self) -> WakeAction {
         self.state.wake()
     }

@@ -7,6 +7,7 @@
 //! | 2 | `COMPLETE` | the future is gone (returned, failed or dropped); never unset. Wakes are ignored. |
 //! | 3 | `YIELD` | the owed run was requested by `yield_now`: re-dispatch fairly (FIFO). |
 //! | 4 | `ATOMIC_START` | `CoroutineStart::Atomic`: the first run polls the body even if the job is cancelled. Cleared by the first run. |
+//! | 5.. | runs | how many runs `start_run` began (wrapping), for debug dumps: counted by the CAS that claims `RUNNING` anyway, so counting costs no extra atomic operation. Cleared by `complete`. |
 //!
 //! # Why a wake is never lost and a task never polled twice at once
 //!
@@ -25,6 +26,10 @@ pub(crate) const RUNNING: usize = 0b0_0010;
 pub(crate) const COMPLETE: usize = 0b0_0100;
 pub(crate) const YIELD: usize = 0b0_1000;
 pub(crate) const ATOMIC_START: usize = 0b1_0000;
+/// One run in the run counter (the bits above the flags).
+pub(crate) const RUN_UNIT: usize = 0b10_0000;
+/// The shift of the run counter.
+const RUN_SHIFT: u32 = RUN_UNIT.trailing_zeros();
 
 /// See the module docs.
 pub(crate) struct TaskState {
@@ -66,6 +71,16 @@ impl TaskState {
         TaskState {
             word: AtomicUsize::new(initial),
         }
+    }
+
+    /// The bits right now, for a debug dump (a racy snapshot; orders nothing).
+    pub(crate) fn peek(&self) -> usize {
+        self.word.load(Ordering::Relaxed)
+    }
+
+    /// Runs begun by [`start_run`](Self::start_run) (a racy snapshot, for debug dumps).
+    pub(crate) fn runs(&self) -> u64 {
+        (self.peek() >> RUN_SHIFT) as u64
     }
 
     /// Records a wake; see [`WakeAction`].
@@ -111,7 +126,8 @@ impl TaskState {
                 "task polled concurrently (state {current:#b})"
             );
             debug_assert!(current & SCHEDULED != 0, "task run without being scheduled");
-            let next = (current | RUNNING) & !(SCHEDULED | YIELD | ATOMIC_START);
+            let next =
+                ((current | RUNNING) & !(SCHEDULED | YIELD | ATOMIC_START)).wrapping_add(RUN_UNIT);
             // AcqRel: acquires the previous runner's release in `end_run` (the stage it left)
             // and the wakers' releases.
             match self.word.compare_exchange_weak(

@@ -62,12 +62,16 @@ impl<B: Body> Task<B> {
 
 impl<B: Body> Wake for Task<B> {
     fn wake(self: Arc<Self>) {
+        #[cfg(feature = "console")]
+        crate::debug::console_waker_op(self.job.id(), "waker.wake");
         if self.cell.wake() == WakeAction::Dispatch {
             self.schedule_owned(false);
         }
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        #[cfg(feature = "console")]
+        crate::debug::console_waker_op(self.job.id(), "waker.wake_by_ref");
         self.wake_task();
     }
 }

@@ -235,8 +235,25 @@ impl SharedTimer {
 /// The name of the shared timer thread.
 pub const TIMER_THREAD_NAME: &str = "corral-timer";
 
+/// The shared timer, once started.
+static SHARED: OnceLock<&'static SharedTimer> = OnceLock::new();
+
+/// Timers waiting on the shared timer thread (its own and those of exited event loops); a
+/// running event loop fires its own timers and they are not counted. Does not start the thread.
+pub fn pending_timers() -> usize {
+    SHARED.get().map_or(0, |timer| {
+        let adopted: usize = timer
+            .adopted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|timers| timers.len())
+            .sum();
+        timer.own.len() + adopted
+    })
+}
+
 fn shared() -> &'static SharedTimer {
-    static SHARED: OnceLock<&'static SharedTimer> = OnceLock::new();
     SHARED.get_or_init(|| {
         let timer: &'static SharedTimer = Box::leak(Box::new(SharedTimer {
             own: Timers::new(None),
