@@ -80,6 +80,13 @@ pub use corral_scopes::{
     with_context, with_timeout, with_timeout_or_none, CoroutineScope, GlobalScope,
 };
 
+/// Network IO: TCP, UDP and Unix-domain sockets whose futures wait on corral's reactor
+/// (the `net` feature, on by default). See the [`corral_io`] crate docs.
+#[cfg(feature = "net")]
+pub mod net {
+    pub use corral_io::*;
+}
+
 pub mod advanced {
     //! The machinery under the scope functions and dispatchers, for code that builds its own.
     //!

@@ -22,6 +22,8 @@
 //!   CPU permit.
 //! * `idle`: the parked-worker stack (`index_stack`) and the
 //!   searching count, with the rule that makes lost wake-ups impossible.
+//! * `park_driver`: [`ParkDriver`], the hook through which an idle worker drives another
+//!   layer's event source (corral-io's reactor) instead of sleeping.
 //! * `worker`: where a worker looks for work, when it parks or retires, and
 //!   [`block_in_place`]: a CPU task about to block its thread gives its permit back meanwhile.
 //!
@@ -62,6 +64,7 @@ mod local_queue;
 mod loom;
 #[cfg(all(test, corral_loom))]
 mod loom_tests;
+mod park_driver;
 mod parker;
 mod permit_gate;
 mod pool;
@@ -75,6 +78,7 @@ pub use error::{BuildError, Rejected};
 pub use global_queue::GlobalQueue;
 #[cfg(feature = "bench-internals")]
 pub use local_queue::LOCAL_QUEUE_CAPACITY;
+pub use park_driver::{install_park_driver, ParkDriver};
 pub use scheduler::{
     default_core_pool_size, CoroutineScheduler, SchedulerBuilder, SchedulerCounters,
     ShutdownReport, DEFAULT_EXTRA_THREADS, DEFAULT_KEEP_ALIVE, MIN_THREAD_STACK_SIZE,

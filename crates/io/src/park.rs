@@ -1,0 +1,158 @@
+//! Who drives the reactor: idle scheduler workers, through the scheduler's
+//! [`ParkDriver`] hook, and a fallback thread whenever no worker does.
+//!
+//! # The holder
+//!
+//! One [`Holder`] value, under the coordination mutex, says who may drive; only that thread
+//! locks the driver (so the driver lock is never contended):
+//!
+//! * `None`: nobody. The fallback thread waits for this and takes over at once, so readiness
+//!   is delivered while every worker is busy and in programs that never start a pool.
+//! * `Worker`: an idle worker waits in the reactor instead of on its futex; other idle workers
+//!   sleep as usual. A readiness event then wakes its coroutine from that worker, and the
+//!   scheduler usually hands the task to that same worker (it is parked and first to be
+//!   claimed), without a hop through another thread.
+//! * `Fallback`: the thread `corral-io-reactor` drives. A worker that parks asks it to step
+//!   aside (`yield_requested`, then the reactor's mio `Waker`) and waits for `Handoff`.
+//! * `Handoff`: the fallback stepped aside for a waiting worker, which takes it next. Only a
+//!   worker that asked and waits sets this state going, so it never stays unclaimed.
+//!
+//! Every change to `None` notifies the condition variable, which the fallback thread waits on.
+//!
+//! # No lost wake-up
+//!
+//! A worker calls the scheduler's `woken` check only once it holds the driver, and polls only
+//! if that check says it was not woken. A wake-up after the check reaches the reactor's mio
+//! `Waker` ([`ParkDriver::unpark`]), which only the driver's next `poll` consumes: that poll
+//! returns at once.
+
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+use corral_scheduler::ParkDriver;
+
+use crate::reactor::{lock, Reactor};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Holder {
+    None,
+    Worker,
+    Fallback,
+    Handoff,
+}
+
+#[derive(Debug)]
+struct Coordination {
+    holder: Holder,
+    /// A worker waits for the fallback to step aside.
+    yield_requested: bool,
+}
+
+/// The coordination state of the reactor's drivers; see the module docs.
+#[derive(Debug)]
+pub(crate) struct Drivers {
+    reactor: &'static Reactor,
+    state: Mutex<Coordination>,
+    changed: Condvar,
+}
+
+impl Drivers {
+    fn release(&self) {
+        let mut state = lock(&self.state);
+        state.holder = Holder::None;
+        state.yield_requested = false;
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// The fallback thread's loop: drive whenever nobody else does.
+    fn run_fallback(&self) -> ! {
+        loop {
+            {
+                let mut state = lock(&self.state);
+                while state.holder != Holder::None {
+                    state = self
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                state.holder = Holder::Fallback;
+            }
+            let mut driver = self.reactor.lock_driver();
+            loop {
+                self.reactor.drive(&mut driver, None);
+                let mut state = lock(&self.state);
+                if state.yield_requested {
+                    state.yield_requested = false;
+                    state.holder = Holder::Handoff;
+                    break;
+                }
+            }
+            drop(driver);
+            self.changed.notify_all();
+        }
+    }
+}
+
+impl ParkDriver for Drivers {
+    fn park(&self, timeout: Duration, woken: &dyn Fn() -> bool) -> bool {
+        {
+            let mut state = lock(&self.state);
+            loop {
+                match state.holder {
+                    Holder::None | Holder::Handoff => break,
+                    Holder::Worker => return false,
+                    Holder::Fallback => {
+                        if !state.yield_requested {
+                            state.yield_requested = true;
+                            self.reactor.wake_driver();
+                        }
+                        state = self
+                            .changed
+                            .wait(state)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    }
+                }
+            }
+            state.holder = Holder::Worker;
+        }
+        let mut driver = self.reactor.lock_driver();
+        if !woken() {
+            // A keep-alive of `Duration::MAX` is "no timeout" to mio as well.
+            let timeout = (timeout < Duration::from_secs(u32::MAX.into())).then_some(timeout);
+            self.reactor.drive(&mut driver, timeout);
+        }
+        drop(driver);
+        self.release();
+        true
+    }
+
+    fn unpark(&self) {
+        self.reactor.wake_driver();
+    }
+}
+
+/// Starts the fallback thread and installs the workers' park driver (once, from
+/// [`Reactor::get`]).
+pub(crate) fn start(reactor: &'static Reactor) {
+    let drivers: &'static Drivers = Box::leak(Box::new(Drivers {
+        reactor,
+        state: Mutex::new(Coordination {
+            holder: Holder::None,
+            yield_requested: false,
+        }),
+        changed: Condvar::new(),
+    }));
+    let spawned = std::thread::Builder::new()
+        .name("corral-io-reactor".into())
+        .spawn(move || drivers.run_fallback());
+    if let Err(error) = spawned {
+        tracing::error!(target: "corral::io", %error, "cannot start the reactor thread");
+    }
+    if corral_scheduler::install_park_driver(drivers).is_err() {
+        tracing::warn!(
+            target: "corral::io",
+            "another park driver is installed: only the fallback thread drives the reactor"
+        );
+    }
+}

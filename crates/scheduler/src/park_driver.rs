@@ -1,0 +1,47 @@
+//! [`ParkDriver`]: what an idle worker does instead of sleeping, when a layer below installs
+//! one (corral-io installs its reactor, so idle workers wait in `epoll` and a readiness event
+//! wakes its coroutine on the worker that received it).
+//!
+//! The scheduler knows nothing of IO: the driver is a trait object, installed once per process
+//! with [`install_park_driver`]. Without one, parking is unchanged (one `OnceLock` load on the
+//! park path, nothing on dispatch or wake paths). Unparking a worker that is inside the driver
+//! calls [`ParkDriver::unpark`]; the worker's parker records that it is driving under the same
+//! mutex as its wake-up token, so the waker either sees it driving (and interrupts the driver)
+//! or the worker sees the token before it starts.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// A way for an idle worker to wait that does useful work meanwhile (drive an IO reactor).
+///
+/// # Contract
+///
+/// * [`park`](ParkDriver::park) is called by a worker with nothing to do, instead of sleeping
+///   for up to `timeout`. It either returns `false` at once (another thread drives; the worker
+///   then sleeps as usual) or waits, and returns `true`. It must call `woken` after it became
+///   the driver and before it blocks, and not block if `woken` returns `true`. It may return
+///   early at any time (the worker treats that as a spurious wake-up).
+/// * [`unpark`](ParkDriver::unpark) is called (from any thread) when a worker that may be
+///   inside `park` is woken: a `park` that has called `woken` and not yet returned must return
+///   soon after.
+/// * Neither may unwind: both run on runtime threads outside any task.
+pub trait ParkDriver: Send + Sync + 'static {
+    /// Waits as described in the trait docs; `true` if this thread was the driver.
+    fn park(&self, timeout: Duration, woken: &dyn Fn() -> bool) -> bool;
+
+    /// Makes a `park` in progress return.
+    fn unpark(&self);
+}
+
+static DRIVER: OnceLock<&'static dyn ParkDriver> = OnceLock::new();
+
+/// Installs the process's park driver; every pool's idle workers use it from their next park
+/// on. `Err` gives `driver` back if one is already installed (there is only ever one).
+pub fn install_park_driver(driver: &'static dyn ParkDriver) -> Result<(), &'static dyn ParkDriver> {
+    DRIVER.set(driver)
+}
+
+/// The installed driver, if any.
+pub(crate) fn park_driver() -> Option<&'static dyn ParkDriver> {
+    DRIVER.get().copied()
+}
