@@ -19,6 +19,7 @@ mod chained_spawn;
 mod delay_100k;
 mod io_fanout;
 mod limited_view;
+mod net;
 mod ping_pong;
 mod scope_1000_async;
 mod spawn_many_local;
@@ -42,6 +43,8 @@ pub(crate) fn all() -> Vec<Workload> {
         scope_1000_async::workload(),
         cancel_100k::workload(),
         with_context_round_trip::workload(),
+        net::echo::workload(),
+        net::http_hello::workload(),
     ]
 }
 
@@ -72,6 +75,10 @@ pub(crate) enum Metric {
     PeakThreads,
     /// The most tasks inside the limited section at once.
     MaxConcurrency,
+    /// Requests completed per second of wall time (network rows).
+    RequestsPerSec,
+    /// The 99th percentile of the request latencies, in seconds (network rows).
+    P99Latency,
 }
 
 impl Metric {
@@ -92,13 +99,15 @@ impl Metric {
             Metric::AllocationsPerCoroutine => "allocations_per_coroutine",
             Metric::PeakThreads => "peak_threads",
             Metric::MaxConcurrency => "max_concurrency",
+            Metric::RequestsPerSec => "requests_per_sec",
+            Metric::P99Latency => "p99_latency",
         })
     }
 
     /// The unit of the metric's values.
     pub(crate) fn unit(self) -> &'static str {
         match self {
-            Metric::Time | Metric::CpuTime => "s",
+            Metric::Time | Metric::CpuTime | Metric::P99Latency => "s",
             Metric::BytesPerCoroutine
             | Metric::UsableBytesPerCoroutine
             | Metric::ResidentBytesPerCoroutine
@@ -107,6 +116,7 @@ impl Metric {
             Metric::AllocationsPerCoroutine => "allocations",
             Metric::PeakThreads => "threads",
             Metric::MaxConcurrency => "tasks",
+            Metric::RequestsPerSec => "requests/s",
         }
     }
 
@@ -117,7 +127,7 @@ impl Metric {
 
     /// Whether a smaller value is better (so that corral/peer < 1 means corral wins).
     pub(crate) fn lower_is_better(self) -> bool {
-        self != Metric::MaxConcurrency
+        !matches!(self, Metric::MaxConcurrency | Metric::RequestsPerSec)
     }
 }
 

@@ -1,0 +1,412 @@
+//! The network rows: request/response traffic over loopback TCP, client and server in one
+//! process on the same runtime (`echo`, `http_hello`).
+//!
+//! Every sample has the same shape on every runtime ([`corral_loopback`], [`tokio_loopback`],
+//! [`smol_loopback`]): one driver task binds a listener on `127.0.0.1:0`, launches an
+//! acceptor that accepts exactly as many connections as there are clients and serves each in
+//! its own task, then launches the clients, one task per connection. Both ends set
+//! `TCP_NODELAY`. Each client sends its requests one after another and records the latency of
+//! each (request written to reply read) in nanoseconds. The sample is timed on the bench
+//! thread from before the driver is launched until the last client has reported; the
+//! connections' server tasks then end on their own (the clients close their sockets) and are
+//! waited for, untimed, so that no traffic of one runtime overlaps the next one's sample.
+//!
+//! Bounded: the bench thread gives every sample [`DEADLINE`] (or [`QUICK_DEADLINE`]) and
+//! panics when a client or server has not reported by then, or reported an IO error, so a
+//! hang fails the run instead of blocking it.
+//!
+//! The peers' runtimes for these rows are built here, once, by [`peers`]: the harness's
+//! shared tokio runtime has no IO driver, and smol's reactor is fastest when the executor's
+//! own threads drive it. See `benches/README.md`.
+
+use std::future::Future;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use async_executor::Executor;
+
+use crate::clock::{Elapsed, Stopwatch};
+use crate::runtimes::core_pool_size;
+use crate::threads::{ASYNC_EXECUTOR_THREAD_NAME, TOKIO_THREAD_NAME};
+use crate::workloads::{Env, Metric, Sample};
+
+pub(super) mod echo;
+pub(super) mod http_hello;
+#[cfg(feature = "corral")]
+mod hyper_io;
+
+/// How long one full-size sample may take before the run fails as hung. A full sample takes
+/// about a second on a loaded 2-core machine; this leaves room for a very slow one.
+const DEADLINE: Duration = Duration::from_secs(60);
+/// [`DEADLINE`] with `--quick` (a quick sample takes a few milliseconds).
+const QUICK_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The listener's address: loopback, any free port.
+const LOOPBACK: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+/// What a task of a sample reports to the bench thread.
+enum Report {
+    /// A client's request latencies, in nanoseconds, in order.
+    Client(io::Result<Vec<u64>>),
+    /// A server connection (or the acceptor, or the setup) ended.
+    Server(io::Result<()>),
+}
+
+/// The sending end of a sample's reports, one clone per task.
+#[derive(Clone)]
+struct Reporter(Sender<Report>);
+
+impl Reporter {
+    fn client(&self, result: io::Result<Vec<u64>>) {
+        // The bench thread only stops listening after panicking: nothing left to tell then.
+        let _ = self.0.send(Report::Client(result));
+    }
+
+    fn server(&self, result: io::Result<()>) {
+        let _ = self.0.send(Report::Server(result));
+    }
+}
+
+/// The bench thread's side of a sample: its clock, its deadline and its reports.
+struct Collector {
+    what: String,
+    clients: usize,
+    deadline: Instant,
+    stopwatch: Stopwatch,
+    reports: Receiver<Report>,
+}
+
+impl Collector {
+    /// Starts a sample of `what` (`"echo on tokio"`) with `clients` connections, and the
+    /// reporter its tasks send to.
+    fn start(env: &Env<'_>, what: String, clients: usize) -> (Collector, Reporter) {
+        let (tx, rx) = mpsc::channel();
+        let collector = Collector {
+            what,
+            clients,
+            deadline: Instant::now() + env.size(DEADLINE, QUICK_DEADLINE),
+            stopwatch: Stopwatch::start(),
+            reports: rx,
+        };
+        (collector, Reporter(tx))
+    }
+
+    /// Waits for every client, stops the clock, waits for every server connection, and
+    /// summarises the sample.
+    ///
+    /// # Panics
+    ///
+    /// When the deadline passes first (a hang) or a task reports an error.
+    fn finish(self) -> Sample {
+        let mut latencies = Vec::new();
+        let (mut clients, mut servers) = (0, 0);
+        let mut elapsed = None;
+        while servers < self.clients || clients < self.clients {
+            let timeout = self.deadline.saturating_duration_since(Instant::now());
+            let report = match self.reports.recv_timeout(timeout) {
+                Ok(report) => report,
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "{}: {clients} of {n} clients and {servers} of {n} server connections \
+                     finished before the deadline (a hang)",
+                    self.what,
+                    n = self.clients
+                ),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "{}: a task ended without reporting (it panicked)",
+                    self.what
+                ),
+            };
+            match report {
+                Report::Client(Ok(mut measured)) => {
+                    latencies.append(&mut measured);
+                    clients += 1;
+                    if clients == self.clients {
+                        elapsed = Some(self.stopwatch.elapsed());
+                    }
+                }
+                Report::Server(Ok(())) => servers += 1,
+                Report::Client(Err(error)) | Report::Server(Err(error)) => {
+                    panic!("{}: {error}", self.what)
+                }
+            }
+        }
+        let elapsed = elapsed.expect("every client reported");
+        summarise(elapsed, latencies)
+    }
+}
+
+/// The sample's rows: wall and CPU time of the whole sample, requests per second over it, and
+/// the 99th percentile of the request latencies.
+fn summarise(elapsed: Elapsed, mut latencies: Vec<u64>) -> Sample {
+    let requests = latencies.len();
+    let p99 = percentile(&mut latencies, 0.99);
+    Sample::time(elapsed, 1)
+        .with(
+            Metric::RequestsPerSec,
+            requests as f64 / elapsed.wall.as_secs_f64(),
+        )
+        .with(Metric::P99Latency, p99 as f64 * 1e-9)
+}
+
+/// The nearest-rank `q`-quantile of `values` (reordered); 0 if there are none.
+fn percentile(values: &mut [u64], q: f64) -> u64 {
+    if values.is_empty() {
+        return 0;
+    }
+    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    *values.select_nth_unstable(rank - 1).1
+}
+
+/// Nanoseconds since `start`, saturated.
+fn nanos_since(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The peers' runtimes for the network rows, with the harness's worker count each.
+struct NetPeers {
+    /// tokio's multi-thread runtime with the IO and time drivers (as `#[tokio::main]`).
+    tokio: tokio::runtime::Runtime,
+    /// async-executor, run by threads blocked in `async_io::block_on`, so that an idle one
+    /// drives smol's reactor (as `smol::block_on(ex.run(..))` on every thread does).
+    smol: Arc<Executor<'static>>,
+}
+
+/// The peers, built at the first network sample and kept for the rest of the run (idle in
+/// between). Their threads carry the harness's names, so thread counting still attributes
+/// them to the right runtime.
+fn peers() -> &'static NetPeers {
+    static PEERS: OnceLock<NetPeers> = OnceLock::new();
+    PEERS.get_or_init(|| {
+        let workers = core_pool_size();
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name(TOKIO_THREAD_NAME)
+            .enable_all()
+            .build()
+            .expect("build the tokio runtime with IO");
+        let smol = Arc::new(Executor::new());
+        for i in 0..workers {
+            let executor = smol.clone();
+            thread::Builder::new()
+                .name(format!("{ASYNC_EXECUTOR_THREAD_NAME}-net-{i}"))
+                .spawn(move || async_io::block_on(executor.run(std::future::pending::<()>())))
+                .expect("spawn an async-io thread");
+        }
+        NetPeers { tokio, smol }
+    })
+}
+
+/// Runs a sample on corral: `serve` for each accepted connection and `client` for each of
+/// `clients` connections, each in its own coroutine (see the module docs). `client` also gets
+/// an executor that launches coroutines in the client's scope.
+#[cfg(feature = "corral")]
+fn corral_loopback<C, CF, S, SF>(
+    env: &Env<'_>,
+    what: &str,
+    clients: usize,
+    client: C,
+    serve: S,
+) -> Sample
+where
+    C: Fn(corral::net::TcpStream, hyper_io::CorralExecutor) -> CF + Send + Sync + 'static,
+    CF: Future<Output = io::Result<Vec<u64>>> + Send + 'static,
+    S: Fn(corral::net::TcpStream) -> SF + Send + Sync + 'static,
+    SF: Future<Output = io::Result<()>> + Send + 'static,
+{
+    use corral::net::{TcpListener, TcpStream};
+
+    let (collector, reporter) = Collector::start(env, format!("{what} on corral"), clients);
+    let root = super::CorralRoot::new();
+    let (client, serve) = (Arc::new(client), Arc::new(serve));
+    root.scope.launch(move |scope| async move {
+        let listener = match TcpListener::bind(LOOPBACK).await {
+            Ok(listener) => listener,
+            Err(error) => return reporter.server(Err(error)),
+        };
+        let addr = match listener.local_addr() {
+            Ok(addr) => addr,
+            Err(error) => return reporter.server(Err(error)),
+        };
+        let accepting = reporter.clone();
+        scope.launch(move |scope| async move {
+            for _ in 0..clients {
+                let (stream, _) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(error) => return accepting.server(Err(error)),
+                };
+                let (serve, reporter) = (serve.clone(), accepting.clone());
+                scope.launch(move |_| async move {
+                    let served = match stream.set_nodelay(true) {
+                        Ok(()) => serve(stream).await,
+                        Err(error) => Err(error),
+                    };
+                    reporter.server(served);
+                });
+            }
+        });
+        for _ in 0..clients {
+            let (client, reporter) = (client.clone(), reporter.clone());
+            scope.launch(move |scope| async move {
+                let stream = TcpStream::connect(addr)
+                    .await
+                    .and_then(|stream| stream.set_nodelay(true).map(|()| stream));
+                let result = match stream {
+                    Ok(stream) => client(stream, hyper_io::CorralExecutor(scope)).await,
+                    Err(error) => Err(error),
+                };
+                reporter.client(result);
+            });
+        }
+    });
+    let sample = collector.finish();
+    root.finish();
+    sample
+}
+
+/// [`corral_loopback`] on tokio's runtime with IO, with tokio's sockets; `client` gets
+/// hyper-util's `TokioExecutor`.
+fn tokio_loopback<C, CF, S, SF>(
+    env: &Env<'_>,
+    what: &str,
+    clients: usize,
+    client: C,
+    serve: S,
+) -> Sample
+where
+    C: Fn(tokio::net::TcpStream, hyper_util::rt::TokioExecutor) -> CF + Send + Sync + 'static,
+    CF: Future<Output = io::Result<Vec<u64>>> + Send + 'static,
+    S: Fn(tokio::net::TcpStream) -> SF + Send + Sync + 'static,
+    SF: Future<Output = io::Result<()>> + Send + 'static,
+{
+    use tokio::net::{TcpListener, TcpStream};
+
+    let (collector, reporter) = Collector::start(env, format!("{what} on tokio"), clients);
+    let (client, serve) = (Arc::new(client), Arc::new(serve));
+    peers().tokio.spawn(async move {
+        let listener = match TcpListener::bind(LOOPBACK).await {
+            Ok(listener) => listener,
+            Err(error) => return reporter.server(Err(error)),
+        };
+        let addr = match listener.local_addr() {
+            Ok(addr) => addr,
+            Err(error) => return reporter.server(Err(error)),
+        };
+        let accepting = reporter.clone();
+        tokio::spawn(async move {
+            for _ in 0..clients {
+                let (stream, _) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(error) => return accepting.server(Err(error)),
+                };
+                let (serve, reporter) = (serve.clone(), accepting.clone());
+                tokio::spawn(async move {
+                    let served = match stream.set_nodelay(true) {
+                        Ok(()) => serve(stream).await,
+                        Err(error) => Err(error),
+                    };
+                    reporter.server(served);
+                });
+            }
+        });
+        for _ in 0..clients {
+            let (client, reporter) = (client.clone(), reporter.clone());
+            tokio::spawn(async move {
+                let stream = TcpStream::connect(addr)
+                    .await
+                    .and_then(|stream| stream.set_nodelay(true).map(|()| stream));
+                let result = match stream {
+                    Ok(stream) => client(stream, hyper_util::rt::TokioExecutor::new()).await,
+                    Err(error) => Err(error),
+                };
+                reporter.client(result);
+            });
+        }
+    });
+    collector.finish()
+}
+
+/// [`corral_loopback`] on async-executor with `async-net`'s sockets on smol's reactor.
+fn smol_loopback<C, CF, S, SF>(
+    env: &Env<'_>,
+    what: &str,
+    clients: usize,
+    client: C,
+    serve: S,
+) -> Sample
+where
+    C: Fn(async_net::TcpStream) -> CF + Send + Sync + 'static,
+    CF: Future<Output = io::Result<Vec<u64>>> + Send + 'static,
+    S: Fn(async_net::TcpStream) -> SF + Send + Sync + 'static,
+    SF: Future<Output = io::Result<()>> + Send + 'static,
+{
+    use async_net::{TcpListener, TcpStream};
+
+    let (collector, reporter) = Collector::start(env, format!("{what} on async-io"), clients);
+    let (client, serve) = (Arc::new(client), Arc::new(serve));
+    let executor = peers().smol.clone();
+    let ex = executor.clone();
+    executor
+        .spawn(async move {
+            let listener = match TcpListener::bind(LOOPBACK).await {
+                Ok(listener) => listener,
+                Err(error) => return reporter.server(Err(error)),
+            };
+            let addr = match listener.local_addr() {
+                Ok(addr) => addr,
+                Err(error) => return reporter.server(Err(error)),
+            };
+            let (accepting, ex2) = (reporter.clone(), ex.clone());
+            ex.spawn(async move {
+                for _ in 0..clients {
+                    let (stream, _) = match listener.accept().await {
+                        Ok(accepted) => accepted,
+                        Err(error) => return accepting.server(Err(error)),
+                    };
+                    let (serve, reporter) = (serve.clone(), accepting.clone());
+                    ex2.spawn(async move {
+                        let served = match stream.set_nodelay(true) {
+                            Ok(()) => serve(stream).await,
+                            Err(error) => Err(error),
+                        };
+                        reporter.server(served);
+                    })
+                    .detach();
+                }
+            })
+            .detach();
+            for _ in 0..clients {
+                let (client, reporter) = (client.clone(), reporter.clone());
+                ex.spawn(async move {
+                    let stream = TcpStream::connect(addr)
+                        .await
+                        .and_then(|stream| stream.set_nodelay(true).map(|()| stream));
+                    let result = match stream {
+                        Ok(stream) => client(stream).await,
+                        Err(error) => Err(error),
+                    };
+                    reporter.client(result);
+                })
+                .detach();
+            }
+        })
+        .detach();
+    collector.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentile() {
+        let mut values: Vec<u64> = (1..=100).rev().collect();
+        assert_eq!(percentile(&mut values, 0.99), 99);
+        assert_eq!(percentile(&mut values, 1.0), 100);
+        assert_eq!(percentile(&mut [7], 0.99), 7);
+        assert_eq!(percentile(&mut [], 0.99), 0);
+    }
+}
