@@ -81,14 +81,19 @@ struct Collector {
 }
 
 impl Collector {
-    /// Starts a sample of `what` (`"echo on tokio"`) with `clients` connections, and the
-    /// reporter its tasks send to.
+    /// Starts a sample of `what` (`"echo on tokio"`) with `clients` connections, with the
+    /// deadline of the mode, and the reporter its tasks send to.
     fn start(env: &Env<'_>, what: String, clients: usize) -> (Collector, Reporter) {
+        Collector::with_deadline(what, clients, env.size(DEADLINE, QUICK_DEADLINE))
+    }
+
+    /// [`start`](Collector::start) with the deadline `within` from now.
+    fn with_deadline(what: String, clients: usize, within: Duration) -> (Collector, Reporter) {
         let (tx, rx) = mpsc::channel();
         let collector = Collector {
             what,
             clients,
-            deadline: Instant::now() + env.size(DEADLINE, QUICK_DEADLINE),
+            deadline: Instant::now() + within,
             stopwatch: Stopwatch::start(),
             reports: rx,
         };
@@ -399,7 +404,68 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::percentile;
+    use std::io;
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    use super::{percentile, Collector, Metric};
+
+    /// A short deadline: the tests below fail fast instead of waiting a sample's minute.
+    const TEST_DEADLINE: Duration = Duration::from_millis(100);
+
+    #[test]
+    #[should_panic(
+        expected = "1 of 2 clients and 0 of 2 server connections finished before the deadline (a hang)"
+    )]
+    fn a_hang_fails_at_the_deadline() {
+        let (collector, reporter) = Collector::with_deadline("hang".to_owned(), 2, TEST_DEADLINE);
+        reporter.client(Ok(vec![1]));
+        // Keeps the channel open: the rest never report, as hung tasks would not.
+        let _hung = reporter;
+        collector.finish();
+    }
+
+    #[test]
+    fn a_hang_fails_promptly() {
+        let started = Instant::now();
+        let hung = thread::spawn(|| {
+            let (collector, _reporter) =
+                Collector::with_deadline("hang".to_owned(), 1, TEST_DEADLINE);
+            collector.finish();
+        });
+        assert!(hung.join().is_err(), "a sample with no reports must fail");
+        assert!(
+            started.elapsed() < TEST_DEADLINE * 20,
+            "it failed only after {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "broken: connection reset")]
+    fn an_io_error_fails_the_sample() {
+        let (collector, reporter) = Collector::with_deadline("broken".to_owned(), 1, TEST_DEADLINE);
+        reporter.server(Err(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "connection reset",
+        )));
+        collector.finish();
+    }
+
+    #[test]
+    fn a_complete_sample_counts_every_request() {
+        let (collector, reporter) =
+            Collector::with_deadline("ok".to_owned(), 2, Duration::from_secs(10));
+        reporter.client(Ok(vec![5, 1, 3]));
+        reporter.server(Ok(()));
+        reporter.client(Ok(vec![2, 4]));
+        reporter.server(Ok(()));
+        let sample = collector.finish();
+        let value = |metric| sample.0.iter().find(|(m, _)| *m == metric).map(|&(_, v)| v);
+        assert_eq!(value(Metric::P99Latency), Some(5e-9));
+        assert!(value(Metric::RequestsPerSec).is_some_and(|rps| rps > 0.0));
+        assert!(value(Metric::Time).is_some());
+    }
 
     #[test]
     fn nearest_rank_percentile() {
