@@ -83,6 +83,16 @@ peak concurrency and the thread names: IO is bounded by its parallelism limit, a
 delay suspends without holding a thread, so all 100 000 coroutines finish in about a second
 on a handful of threads. Note the live heap bytes per sleeping coroutine.",
     },
+    Stop {
+        example: "tcp_server",
+        heading: "a TCP server: a coroutine per connection, timeouts, graceful shutdown",
+        notice: "\
+corral::net sockets wait on a reactor that idle workers drive. Each connection is a child
+coroutine under supervisor_scope, so the client that sends garbage fails only its own
+connection; the client that stalls mid-request is hung up on by with_timeout. Cancelling the
+server's job ends every connection coroutine, which closes its socket: the open clients see
+the server hang up, and the count of open file descriptors is back where it started.",
+    },
 ];
 
 /// Where the tour's examples live, relative to the project root.

@@ -40,6 +40,7 @@ mod slab;
 #[cfg_attr(corral_loom, allow(dead_code))]
 mod spin_lock;
 mod task;
+pub mod thread_hook;
 pub mod trampoline;
 mod yield_now;
 

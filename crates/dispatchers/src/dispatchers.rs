@@ -106,7 +106,11 @@ fn static_dispatcher(
     cell: &'static OnceLock<Dispatcher>,
     make: impl FnOnce() -> Dispatcher,
 ) -> Dispatcher {
-    cell.get_or_init(make).clone()
+    cell.get_or_init(|| {
+        crate::tokio_context::install();
+        make()
+    })
+    .clone()
 }
 
 impl Dispatchers {

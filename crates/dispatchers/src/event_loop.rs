@@ -116,6 +116,7 @@ impl EventLoop {
     }
 
     fn new_for_current_thread() -> EventLoop {
+        crate::tokio_context::install();
         let thread = thread::current();
         let shared = Arc::new(LoopShared {
             queue: SegQueue::new(),

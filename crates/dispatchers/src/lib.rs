@@ -34,6 +34,7 @@ mod limited;
 mod main_dispatcher;
 mod scheduler_dispatcher;
 mod timer;
+mod tokio_context;
 mod unconfined;
 
 pub use config::{SharedConfig, DEFAULT_IO_PARALLELISM};

@@ -27,6 +27,7 @@ impl SchedulerDispatch {
         name: impl Into<String>,
         full_parallelism: Option<usize>,
     ) -> SchedulerDispatch {
+        crate::tokio_context::install();
         SchedulerDispatch {
             scheduler,
             mode,

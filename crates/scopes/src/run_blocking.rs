@@ -96,6 +96,8 @@ where
     });
     let waker = Waker::from(root_waker.clone());
     let mut cx = TaskContext::from_waker(&waker);
+    // The root is polled here, not as a task: the thread hook's run for this thread.
+    corral_core::thread_hook::run_on_this_thread();
     loop {
         if let Poll::Ready(result) = root.as_mut().poll(&mut cx) {
             return result;

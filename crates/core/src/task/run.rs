@@ -37,6 +37,7 @@ impl<B: Body> Task<B> {
     /// the run; `Idle` after completion too): the caller's reference then becomes the
     /// runnable's (`schedule_owned`), which it can give only once the guard is gone.
     fn run_holding(self: &Arc<Self>, mut running: Running<'_, B>, atomic_start: bool) -> EndRun {
+        crate::thread_hook::run_on_this_thread();
         let job = self.borrowed_job();
         let job: &Job = &job;
         let outcome = {
