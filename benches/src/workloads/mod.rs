@@ -45,6 +45,7 @@ pub(crate) fn all() -> Vec<Workload> {
         with_context_round_trip::workload(),
         net::echo::workload(),
         net::http_hello::workload(),
+        net::tokio_compat::workload(),
     ]
 }
 

@@ -27,7 +27,7 @@ const ROUND_TRIPS: usize = 500;
 /// Round trips per connection with `--quick`.
 const QUICK_ROUND_TRIPS: usize = 20;
 /// Bytes per message.
-const MESSAGE: usize = 64;
+pub(super) const MESSAGE: usize = 64;
 
 pub(in crate::workloads) fn workload() -> Workload {
     Workload::new(
@@ -56,7 +56,7 @@ pub(in crate::workloads) fn workload() -> Workload {
 }
 
 /// (connections, round trips per connection) of the mode.
-fn sizes(quick: bool) -> (usize, usize) {
+pub(super) fn sizes(quick: bool) -> (usize, usize) {
     if quick {
         (QUICK_CONNECTIONS, QUICK_ROUND_TRIPS)
     } else {
@@ -67,7 +67,7 @@ fn sizes(quick: bool) -> (usize, usize) {
 #[cfg(feature = "corral")]
 fn corral(env: &Env<'_>) -> Sample {
     let (connections, trips) = sizes(env.quick);
-    super::corral_loopback(
+    super::on_corral::<super::CorralNet, _, _, _, _>(
         env,
         "echo",
         connections,
@@ -78,7 +78,7 @@ fn corral(env: &Env<'_>) -> Sample {
 
 fn tokio(env: &Env<'_>) -> Sample {
     let (connections, trips) = sizes(env.quick);
-    super::tokio_loopback(
+    super::on_tokio(
         env,
         "echo",
         connections,
@@ -89,11 +89,11 @@ fn tokio(env: &Env<'_>) -> Sample {
 
 fn async_io(env: &Env<'_>) -> Sample {
     let (connections, trips) = sizes(env.quick);
-    super::smol_loopback(
+    super::on_async_io(
         env,
         "echo",
         connections,
-        move |stream| client(FuturesWire(stream), trips),
+        move |stream, _| client(FuturesWire(stream), trips),
         |stream| serve(FuturesWire(stream)),
     )
 }

@@ -10,9 +10,7 @@
 //! timeout applies only when one is configured, so both run the same code path.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::time::Instant;
 
 use http_body_util::{BodyExt, Empty, Full};
@@ -35,9 +33,6 @@ const REQUESTS: usize = 400;
 const QUICK_REQUESTS: usize = 20;
 /// The response body.
 const HELLO: &[u8] = b"hello";
-
-/// The client connection's future, boxed: what the client hands to the executor.
-type ConnectionTask = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 pub(in crate::workloads) fn workload() -> Workload {
     Workload::new(
@@ -72,7 +67,7 @@ fn corral(env: &Env<'_>) -> Sample {
     use super::hyper_io::HyperIo;
 
     let (connections, requests) = sizes(env.quick);
-    super::corral_loopback(
+    super::on_corral::<super::CorralNet, _, _, _, _>(
         env,
         "http_hello",
         connections,
@@ -85,7 +80,7 @@ fn tokio(env: &Env<'_>) -> Sample {
     use hyper_util::rt::TokioIo;
 
     let (connections, requests) = sizes(env.quick);
-    super::tokio_loopback(
+    super::on_tokio(
         env,
         "http_hello",
         connections,
@@ -104,7 +99,7 @@ fn io_error(error: hyper::Error) -> io::Error {
 async fn client<I, E>(io: I, requests: usize, executor: E) -> io::Result<Vec<u64>>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    E: Executor<ConnectionTask>,
+    E: Executor<super::Task>,
 {
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
         .await

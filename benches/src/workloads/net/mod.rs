@@ -22,12 +22,14 @@
 use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use async_executor::Executor;
+use hyper::rt::Executor;
+use hyper_util::rt::TokioExecutor;
 
 use crate::clock::{Elapsed, Stopwatch};
 use crate::runtimes::core_pool_size;
@@ -38,6 +40,7 @@ pub(super) mod echo;
 pub(super) mod http_hello;
 #[cfg(feature = "corral")]
 mod hyper_io;
+pub(super) mod tokio_compat;
 
 /// How long one full-size sample may take before the run fails as hung. A full sample takes
 /// about a second on a loaded 2-core machine; this leaves room for a very slow one.
@@ -177,7 +180,7 @@ struct NetPeers {
     tokio: tokio::runtime::Runtime,
     /// async-executor, run by threads blocked in `async_io::block_on`, so that an idle one
     /// drives smol's reactor (as `smol::block_on(ex.run(..))` on every thread does).
-    smol: Arc<Executor<'static>>,
+    smol: Arc<async_executor::Executor<'static>>,
 }
 
 /// The peers, built at the first network sample and kept for the rest of the run (idle in
@@ -193,7 +196,7 @@ fn peers() -> &'static NetPeers {
             .enable_all()
             .build()
             .expect("build the tokio runtime with IO");
-        let smol = Arc::new(Executor::new());
+        let smol = Arc::new(async_executor::Executor::new());
         for i in 0..workers {
             let executor = smol.clone();
             thread::Builder::new()
@@ -205,11 +208,161 @@ fn peers() -> &'static NetPeers {
     })
 }
 
-/// Runs a sample on corral: `serve` for each accepted connection and `client` for each of
-/// `clients` connections, each in its own coroutine (see the module docs). `client` also gets
-/// an executor that launches coroutines in the client's scope.
+/// A task handed to a runtime by a sample's driver, boxed (one allocation per connection
+/// task, the same on every runtime).
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The runtime's task spawner, as hyper's executor: the driver launches the acceptor, the
+/// server connections and the clients through it, and hyper's client its connection task.
+trait Spawner: Executor<Task> + Clone + Send + Sync + 'static {}
+
+impl<E: Executor<Task> + Clone + Send + Sync + 'static> Spawner for E {}
+
+/// async-executor's spawner (detached tasks).
+#[derive(Clone)]
+struct SmolExecutor(Arc<async_executor::Executor<'static>>);
+
+impl Executor<Task> for SmolExecutor {
+    fn execute(&self, future: Task) {
+        self.0.spawn(future).detach();
+    }
+}
+
+/// A runtime's TCP sockets, as its users call them.
+trait Transport: 'static {
+    /// Its `TcpListener`.
+    type Listener: Send + Sync + 'static;
+    /// Its `TcpStream`.
+    type Stream: Send + 'static;
+
+    fn bind(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send;
+    fn local_addr(listener: &Self::Listener) -> io::Result<SocketAddr>;
+    fn accept(
+        listener: &Self::Listener,
+    ) -> impl Future<Output = io::Result<Self::Stream>> + Send + '_;
+    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+    fn set_nodelay(stream: &Self::Stream) -> io::Result<()>;
+}
+
+/// Implements [`Transport`] as `$name` for a runtime's `TcpListener` and `TcpStream`, whose
+/// methods have the same names and shapes on every runtime.
+macro_rules! transport {
+    ($(#[$doc:meta])* $name:ident, $listener:ty, $stream:ty) => {
+        $(#[$doc])*
+        struct $name;
+
+        impl Transport for $name {
+            type Listener = $listener;
+            type Stream = $stream;
+
+            async fn bind(addr: SocketAddr) -> io::Result<$listener> {
+                <$listener>::bind(addr).await
+            }
+
+            fn local_addr(listener: &$listener) -> io::Result<SocketAddr> {
+                listener.local_addr()
+            }
+
+            async fn accept(listener: &$listener) -> io::Result<$stream> {
+                listener.accept().await.map(|(stream, _)| stream)
+            }
+
+            async fn connect(addr: SocketAddr) -> io::Result<$stream> {
+                <$stream>::connect(addr).await
+            }
+
+            fn set_nodelay(stream: &$stream) -> io::Result<()> {
+                stream.set_nodelay(true)
+            }
+        }
+    };
+}
+
 #[cfg(feature = "corral")]
-fn corral_loopback<C, CF, S, SF>(
+transport!(
+    /// `corral::net`.
+    CorralNet,
+    corral::net::TcpListener,
+    corral::net::TcpStream
+);
+transport!(
+    /// `tokio::net` (on tokio's runtime, or in corral coroutines with the `tokio` feature).
+    TokioNet,
+    tokio::net::TcpListener,
+    tokio::net::TcpStream
+);
+transport!(
+    /// `async-net`, on smol's reactor.
+    AsyncNet,
+    async_net::TcpListener,
+    async_net::TcpStream
+);
+
+/// A sample's driver, the same on every runtime (see the module docs): binds, launches the
+/// acceptor and the clients through `spawner`, and has every end reported to `reporter`.
+/// `client` runs on each client connection (with the spawner, for hyper's connection task);
+/// `serve` on each accepted one.
+async fn drive<T, E, C, CF, S, SF>(
+    spawner: E,
+    reporter: Reporter,
+    clients: usize,
+    client: C,
+    serve: S,
+) where
+    T: Transport,
+    E: Spawner,
+    C: Fn(T::Stream, E) -> CF + Send + Sync + 'static,
+    CF: Future<Output = io::Result<Vec<u64>>> + Send + 'static,
+    S: Fn(T::Stream) -> SF + Send + Sync + 'static,
+    SF: Future<Output = io::Result<()>> + Send + 'static,
+{
+    let bound = async {
+        let listener = T::bind(LOOPBACK).await?;
+        let addr = T::local_addr(&listener)?;
+        Ok::<_, io::Error>((listener, addr))
+    };
+    let (listener, addr) = match bound.await {
+        Ok(bound) => bound,
+        Err(error) => return reporter.server(Err(error)),
+    };
+    let (client, serve) = (Arc::new(client), Arc::new(serve));
+    let (accepting, acceptor_spawner) = (reporter.clone(), spawner.clone());
+    spawner.execute(Box::pin(async move {
+        for _ in 0..clients {
+            let stream = match T::accept(&listener).await {
+                Ok(stream) => stream,
+                Err(error) => return accepting.server(Err(error)),
+            };
+            let (serve, reporter) = (serve.clone(), accepting.clone());
+            acceptor_spawner.execute(Box::pin(async move {
+                let served = match T::set_nodelay(&stream) {
+                    Ok(()) => serve(stream).await,
+                    Err(error) => Err(error),
+                };
+                reporter.server(served);
+            }));
+        }
+    }));
+    for _ in 0..clients {
+        let (client, reporter, own) = (client.clone(), reporter.clone(), spawner.clone());
+        spawner.execute(Box::pin(async move {
+            let connected = async {
+                let stream = T::connect(addr).await?;
+                T::set_nodelay(&stream)?;
+                Ok::<_, io::Error>(stream)
+            };
+            let result = match connected.await {
+                Ok(stream) => client(stream, own).await,
+                Err(error) => Err(error),
+            };
+            reporter.client(result);
+        }));
+    }
+}
+
+/// Runs a sample of `what` with `T`'s sockets in corral coroutines (see [`drive`]).
+#[cfg(feature = "corral")]
+fn on_corral<T, C, CF, S, SF>(
     env: &Env<'_>,
     what: &str,
     clients: usize,
@@ -217,125 +370,49 @@ fn corral_loopback<C, CF, S, SF>(
     serve: S,
 ) -> Sample
 where
-    C: Fn(corral::net::TcpStream, hyper_io::CorralExecutor) -> CF + Send + Sync + 'static,
+    T: Transport,
+    C: Fn(T::Stream, hyper_io::CorralExecutor) -> CF + Send + Sync + 'static,
     CF: Future<Output = io::Result<Vec<u64>>> + Send + 'static,
-    S: Fn(corral::net::TcpStream) -> SF + Send + Sync + 'static,
+    S: Fn(T::Stream) -> SF + Send + Sync + 'static,
     SF: Future<Output = io::Result<()>> + Send + 'static,
 {
-    use corral::net::{TcpListener, TcpStream};
-
     let (collector, reporter) = Collector::start(env, format!("{what} on corral"), clients);
     let root = super::CorralRoot::new();
-    let (client, serve) = (Arc::new(client), Arc::new(serve));
-    root.scope.launch(move |scope| async move {
-        let listener = match TcpListener::bind(LOOPBACK).await {
-            Ok(listener) => listener,
-            Err(error) => return reporter.server(Err(error)),
-        };
-        let addr = match listener.local_addr() {
-            Ok(addr) => addr,
-            Err(error) => return reporter.server(Err(error)),
-        };
-        let accepting = reporter.clone();
-        scope.launch(move |scope| async move {
-            for _ in 0..clients {
-                let (stream, _) = match listener.accept().await {
-                    Ok(accepted) => accepted,
-                    Err(error) => return accepting.server(Err(error)),
-                };
-                let (serve, reporter) = (serve.clone(), accepting.clone());
-                scope.launch(move |_| async move {
-                    let served = match stream.set_nodelay(true) {
-                        Ok(()) => serve(stream).await,
-                        Err(error) => Err(error),
-                    };
-                    reporter.server(served);
-                });
-            }
-        });
-        for _ in 0..clients {
-            let (client, reporter) = (client.clone(), reporter.clone());
-            scope.launch(move |scope| async move {
-                let stream = TcpStream::connect(addr)
-                    .await
-                    .and_then(|stream| stream.set_nodelay(true).map(|()| stream));
-                let result = match stream {
-                    Ok(stream) => client(stream, hyper_io::CorralExecutor(scope)).await,
-                    Err(error) => Err(error),
-                };
-                reporter.client(result);
-            });
-        }
+    root.scope.launch(move |scope| {
+        drive::<T, _, _, _, _, _>(
+            hyper_io::CorralExecutor(scope),
+            reporter,
+            clients,
+            client,
+            serve,
+        )
     });
     let sample = collector.finish();
     root.finish();
     sample
 }
 
-/// [`corral_loopback`] on tokio's runtime with IO, with tokio's sockets; `client` gets
-/// hyper-util's `TokioExecutor`.
-fn tokio_loopback<C, CF, S, SF>(
-    env: &Env<'_>,
-    what: &str,
-    clients: usize,
-    client: C,
-    serve: S,
-) -> Sample
+/// Runs a sample of `what` with tokio's sockets on tokio's runtime (see [`drive`]).
+fn on_tokio<C, CF, S, SF>(env: &Env<'_>, what: &str, clients: usize, client: C, serve: S) -> Sample
 where
-    C: Fn(tokio::net::TcpStream, hyper_util::rt::TokioExecutor) -> CF + Send + Sync + 'static,
+    C: Fn(tokio::net::TcpStream, TokioExecutor) -> CF + Send + Sync + 'static,
     CF: Future<Output = io::Result<Vec<u64>>> + Send + 'static,
     S: Fn(tokio::net::TcpStream) -> SF + Send + Sync + 'static,
     SF: Future<Output = io::Result<()>> + Send + 'static,
 {
-    use tokio::net::{TcpListener, TcpStream};
-
     let (collector, reporter) = Collector::start(env, format!("{what} on tokio"), clients);
-    let (client, serve) = (Arc::new(client), Arc::new(serve));
-    peers().tokio.spawn(async move {
-        let listener = match TcpListener::bind(LOOPBACK).await {
-            Ok(listener) => listener,
-            Err(error) => return reporter.server(Err(error)),
-        };
-        let addr = match listener.local_addr() {
-            Ok(addr) => addr,
-            Err(error) => return reporter.server(Err(error)),
-        };
-        let accepting = reporter.clone();
-        tokio::spawn(async move {
-            for _ in 0..clients {
-                let (stream, _) = match listener.accept().await {
-                    Ok(accepted) => accepted,
-                    Err(error) => return accepting.server(Err(error)),
-                };
-                let (serve, reporter) = (serve.clone(), accepting.clone());
-                tokio::spawn(async move {
-                    let served = match stream.set_nodelay(true) {
-                        Ok(()) => serve(stream).await,
-                        Err(error) => Err(error),
-                    };
-                    reporter.server(served);
-                });
-            }
-        });
-        for _ in 0..clients {
-            let (client, reporter) = (client.clone(), reporter.clone());
-            tokio::spawn(async move {
-                let stream = TcpStream::connect(addr)
-                    .await
-                    .and_then(|stream| stream.set_nodelay(true).map(|()| stream));
-                let result = match stream {
-                    Ok(stream) => client(stream, hyper_util::rt::TokioExecutor::new()).await,
-                    Err(error) => Err(error),
-                };
-                reporter.client(result);
-            });
-        }
-    });
+    peers().tokio.spawn(drive::<TokioNet, _, _, _, _, _>(
+        TokioExecutor::new(),
+        reporter,
+        clients,
+        client,
+        serve,
+    ));
     collector.finish()
 }
 
-/// [`corral_loopback`] on async-executor with `async-net`'s sockets on smol's reactor.
-fn smol_loopback<C, CF, S, SF>(
+/// Runs a sample of `what` with async-net's sockets on async-executor (see [`drive`]).
+fn on_async_io<C, CF, S, SF>(
     env: &Env<'_>,
     what: &str,
     clients: usize,
@@ -343,62 +420,20 @@ fn smol_loopback<C, CF, S, SF>(
     serve: S,
 ) -> Sample
 where
-    C: Fn(async_net::TcpStream) -> CF + Send + Sync + 'static,
+    C: Fn(async_net::TcpStream, SmolExecutor) -> CF + Send + Sync + 'static,
     CF: Future<Output = io::Result<Vec<u64>>> + Send + 'static,
     S: Fn(async_net::TcpStream) -> SF + Send + Sync + 'static,
     SF: Future<Output = io::Result<()>> + Send + 'static,
 {
-    use async_net::{TcpListener, TcpStream};
-
     let (collector, reporter) = Collector::start(env, format!("{what} on async-io"), clients);
-    let (client, serve) = (Arc::new(client), Arc::new(serve));
-    let executor = peers().smol.clone();
-    let ex = executor.clone();
-    executor
-        .spawn(async move {
-            let listener = match TcpListener::bind(LOOPBACK).await {
-                Ok(listener) => listener,
-                Err(error) => return reporter.server(Err(error)),
-            };
-            let addr = match listener.local_addr() {
-                Ok(addr) => addr,
-                Err(error) => return reporter.server(Err(error)),
-            };
-            let (accepting, ex2) = (reporter.clone(), ex.clone());
-            ex.spawn(async move {
-                for _ in 0..clients {
-                    let (stream, _) = match listener.accept().await {
-                        Ok(accepted) => accepted,
-                        Err(error) => return accepting.server(Err(error)),
-                    };
-                    let (serve, reporter) = (serve.clone(), accepting.clone());
-                    ex2.spawn(async move {
-                        let served = match stream.set_nodelay(true) {
-                            Ok(()) => serve(stream).await,
-                            Err(error) => Err(error),
-                        };
-                        reporter.server(served);
-                    })
-                    .detach();
-                }
-            })
-            .detach();
-            for _ in 0..clients {
-                let (client, reporter) = (client.clone(), reporter.clone());
-                ex.spawn(async move {
-                    let stream = TcpStream::connect(addr)
-                        .await
-                        .and_then(|stream| stream.set_nodelay(true).map(|()| stream));
-                    let result = match stream {
-                        Ok(stream) => client(stream).await,
-                        Err(error) => Err(error),
-                    };
-                    reporter.client(result);
-                })
-                .detach();
-            }
-        })
-        .detach();
+    let executor = SmolExecutor(peers().smol.clone());
+    executor.execute(Box::pin(drive::<AsyncNet, _, _, _, _, _>(
+        executor.clone(),
+        reporter,
+        clients,
+        client,
+        serve,
+    )));
     collector.finish()
 }
 
