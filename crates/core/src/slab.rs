@@ -1,5 +1,6 @@
 //! [`InlineSlab`]: O(1) insert and remove by [`SlabKey`], the first entry inline; it holds a
-//! job's children and its completion entries.
+//! job's completion entries. (A job's children need no stamps and have their own, smaller
+//! slab: `job::children`.)
 //!
 //! # Keys
 //!
@@ -7,16 +8,15 @@
 //! *stamp*: the value of a 64-bit counter per slab that every insert bumps and nothing ever
 //! resets (2^64 inserts never happen), so a key names one entry for the whole life of the slab.
 //! Slots are reused, and the key of a removed entry (a spent `invoke_on_cancelling` handle, a
-//! woken `join`, a child that already left) must never reach the entry that now sits in its
+//! woken `join`) must never reach the entry that now sits in its
 //! slot: every operation that takes a key compares the stamp and is a no-op for a stale key.
 //! Stamps also give the insertion order, which completion entries need (once slots are reused,
 //! slot order is not insertion order).
 //!
 //! # Memory
 //!
-//! Most jobs never have more than one child nor more than one completion entry at a time (a
-//! scope function's frame, a `with_context` block, a chain of launches; the `Deferred` or `join`
-//! waiting for them), so the first entry lives inline and costs no allocation. A second live
+//! Most jobs never have more than one completion entry at a time (the `Deferred`, `join` or
+//! scope frame waiting for them), so the first entry lives inline and costs no allocation. A second live
 //! entry spills into a boxed header (slots, free list, length, counter) that the first spill
 //! allocates, so a slab that never spilled is the inline entry, one word and a null pointer.
 //! The counter lives in `inline_stamp` until the slab spills and in the header after, which
@@ -44,15 +44,6 @@ pub(crate) struct SlabKey {
     /// `INLINE`, or an index into the spilled slots.
     index: u32,
     stamp: u64,
-}
-
-impl SlabKey {
-    /// A placeholder for a field that holds a key only some of the time (see `JobCore`'s
-    /// parent link); never handed out, since stamps start at 1.
-    pub(crate) const UNUSED: SlabKey = SlabKey {
-        index: INLINE,
-        stamp: 0,
-    };
 }
 
 /// The slot index of the inline entry; spilled indices stay below it.
@@ -95,6 +86,7 @@ impl<T> InlineSlab<T> {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.inline.is_none() && self.spill.as_ref().is_none_or(|spill| spill.len == 0)
     }
@@ -346,14 +338,15 @@ mod tests {
         assert_eq!(slab.remove(after_drain), Some(4));
     }
 
-    /// The layout the module docs promise: 12-byte keys, and a spilled child slot (a job
-    /// handle and its stamp) as small as the index-only slot it replaced.
+    /// The layout the module docs promise: 12-byte keys, and a spilled slot one word more
+    /// than its entry.
     #[test]
     fn keys_and_slots_stay_small() {
         use std::mem::size_of;
         assert_eq!(size_of::<SlabKey>(), 12);
         assert_eq!(size_of::<Option<SlabKey>>(), 16);
-        assert_eq!(size_of::<Slot<crate::job::Job>>(), 24);
+        type Entry = crate::job::state_machine::CompletionEntry;
+        assert_eq!(size_of::<Slot<Entry>>(), size_of::<Entry>() + 8);
     }
 
     #[derive(Clone, Debug)]

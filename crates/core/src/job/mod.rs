@@ -7,6 +7,7 @@
 //! means when the job is cancelled, and who reports an unhandled failure.
 
 mod cause;
+mod children;
 mod entries;
 mod join;
 mod standalone;

@@ -58,12 +58,13 @@ use std::task::Waker;
 use crate::error::JobError;
 use crate::handler;
 use crate::job::cause::{self, Causes};
+use crate::job::children::{ChildKey, Children};
 use crate::job::entries::Entries;
 use crate::job::work::{complete_ancestors, Work, WorkStack};
 use crate::job::Job;
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
 use crate::loom::sync::{lock, SpinLock};
-use crate::slab::{Drained, InlineSlab, SlabKey};
+use crate::slab::{Drained, SlabKey};
 
 /// The public state of a job (the state table of `docs/semantics.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -162,11 +163,11 @@ struct JobInner {
     state: JobState,
     /// The parent; taken when the job completes.
     parent: Option<Job>,
-    /// Our key in the parent's children slab, meaningful while `parent` is set. Beside it
-    /// rather than in a tuple with it: the 12-byte key then shares a word with the flags of
-    /// this struct instead of padding the pair to 32 bytes (8 bytes more in every job).
-    key_in_parent: SlabKey,
-    children: InlineSlab<Job>,
+    /// Our key in the parent's children, meaningful while `parent` is set. Beside it rather
+    /// than in a tuple with it: the 4-byte key then shares a word with the flags of this
+    /// struct instead of padding the pair.
+    key_in_parent: ChildKey,
+    children: Children,
     /// Completion entries in registration order.
     completion: Entries,
     body_done: bool,
@@ -201,7 +202,7 @@ pub(crate) struct Finalization {
     final_error: Option<JobError>,
     suppressed: Vec<JobError>,
     entries: Drained<CompletionEntry>,
-    parent: Option<(Job, SlabKey)>,
+    parent: Option<(Job, ChildKey)>,
 }
 
 /// How a body ended, as told to [`JobCore::body_completed`].
@@ -235,8 +236,8 @@ impl JobCore {
             inner: SpinLock::new(JobInner {
                 state: initial,
                 parent: None,
-                key_in_parent: SlabKey::UNUSED,
-                children: InlineSlab::new(),
+                key_in_parent: ChildKey::UNUSED,
+                children: Children::new(),
                 completion: Entries::new(),
                 body_done: false,
                 causes: Causes::default(),
@@ -551,7 +552,7 @@ impl JobCore {
 
     /// Marks the body done. Returns the parent to tell next if that made the job final (see
     /// [`run_finalization`](Self::run_finalization)).
-    fn finish_body(&self, this: &Job, work: &mut WorkStack) -> Option<(Job, SlabKey)> {
+    fn finish_body(&self, this: &Job, work: &mut WorkStack) -> Option<(Job, ChildKey)> {
         let mut inner = lock(&self.inner);
         if inner.body_done {
             return None;
@@ -583,9 +584,9 @@ impl JobCore {
     pub(super) fn child_completed(
         &self,
         this: &Job,
-        key: SlabKey,
+        key: ChildKey,
         work: &mut WorkStack,
-    ) -> Option<(Job, SlabKey)> {
+    ) -> Option<(Job, ChildKey)> {
         let mut inner = lock(&self.inner);
         let child = inner.children.remove(key);
         let finalization = self.take_finalization(&mut inner);
@@ -691,7 +692,7 @@ impl JobCore {
         this: &Job,
         mut finalization: Finalization,
         work: &mut WorkStack,
-    ) -> Option<(Job, SlabKey)> {
+    ) -> Option<(Job, ChildKey)> {
         // Scope functions rethrow their failure to their caller instead of reporting it.
         let mut handled = true;
         if let Some(error) = &finalization.final_error {
@@ -729,7 +730,7 @@ impl JobCore {
         finalization: Finalization,
         handled: bool,
         work: &mut WorkStack,
-    ) -> Option<(Job, SlabKey)> {
+    ) -> Option<(Job, ChildKey)> {
         let Finalization {
             final_error,
             entries,

@@ -22,13 +22,13 @@ use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::error::{drop_panic_payload, JobError};
+use crate::job::children::ChildKey;
 use crate::job::state_machine::{End, Finalization, NotifyCancelling};
 use crate::job::Job;
-use crate::slab::SlabKey;
 
 /// Tells parents, one after the other, that a child reached its final state; each may become
 /// final in turn and hand over its own parent (rule 6, as a loop rather than a recursion).
-pub(super) fn complete_ancestors(mut next: Option<(Job, SlabKey)>, work: &mut WorkStack) {
+pub(super) fn complete_ancestors(mut next: Option<(Job, ChildKey)>, work: &mut WorkStack) {
     while let Some((parent, key)) = next {
         next = parent.core().child_completed(&parent, key, work);
     }
