@@ -47,7 +47,12 @@ use crate::workspace::{packages, target_dir, Package};
 use crate::{bench, DynError};
 
 /// The crates whose loom models the loom step runs (those without any are skipped).
-const LOOM_CRATES: &[&str] = &["corral-core", "corral-scheduler", "corral-dispatchers"];
+const LOOM_CRATES: &[&str] = &[
+    "corral-core",
+    "corral-scheduler",
+    "corral-dispatchers",
+    "corral-io",
+];
 
 /// `RUSTFLAGS` of the loom build: the loom cfg, and debug assertions, which the models require.
 const LOOM_RUSTFLAGS: &str = "--cfg corral_loom -C debug-assertions";

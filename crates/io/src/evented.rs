@@ -11,7 +11,8 @@ use std::task::{ready, Context, Poll};
 
 use mio::event::Source;
 
-use crate::reactor::{Direction, Reactor, Registration};
+use crate::reactor::{Reactor, Registration};
+use crate::scheduled_io::Direction;
 
 /// A registered mio socket; see the module docs.
 #[derive(Debug)]

@@ -27,8 +27,12 @@
 
 mod addr;
 mod evented;
+mod loom;
+#[cfg(all(test, corral_loom))]
+mod loom_tests;
 mod park;
 mod reactor;
+mod scheduled_io;
 mod stream;
 mod tcp;
 mod udp;

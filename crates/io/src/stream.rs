@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use mio::event::Source;
 
 use crate::evented::PollEvented;
-use crate::reactor::Direction;
+use crate::scheduled_io::Direction;
 
 /// A connected mio stream socket: reads and writes through a shared reference.
 pub(crate) trait StreamSocket: Source

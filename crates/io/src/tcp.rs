@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::addr::each_addr;
 use crate::evented::PollEvented;
-use crate::reactor::Direction;
+use crate::scheduled_io::Direction;
 use crate::stream::byte_stream;
 
 /// A TCP socket listening for connections.

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use crate::addr::{each_addr, resolve_one};
 use crate::evented::PollEvented;
-use crate::reactor::Direction;
+use crate::scheduled_io::Direction;
 
 /// A UDP socket. All operations take `&self`, so one socket can be shared (in an `Arc`) by a
 /// sender and a receiver; a dropped `send`/`recv` future leaves nothing registered.

@@ -6,7 +6,7 @@ use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
 use crate::evented::PollEvented;
-use crate::reactor::Direction;
+use crate::scheduled_io::Direction;
 use crate::stream::byte_stream;
 
 /// A Unix-domain socket listening for connections. Dropping it closes the socket (the socket
