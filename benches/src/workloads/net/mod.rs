@@ -1,8 +1,8 @@
 //! The network rows: request/response traffic over loopback TCP, client and server in one
-//! process on the same runtime (`echo`, `http_hello`).
+//! process on the same runtime (`echo`, `http_hello`, `tokio_compat`).
 //!
-//! Every sample has the same shape on every runtime ([`corral_loopback`], [`tokio_loopback`],
-//! [`smol_loopback`]): one driver task binds a listener on `127.0.0.1:0`, launches an
+//! Every sample runs the same driver ([`drive`]) with the runtime's sockets (a [`Transport`])
+//! and its spawner ([`on_corral`], [`on_tokio`], [`on_async_io`]): one driver task binds a listener on `127.0.0.1:0`, launches an
 //! acceptor that accepts exactly as many connections as there are clients and serves each in
 //! its own task, then launches the clients, one task per connection. Both ends set
 //! `TCP_NODELAY`. Each client sends its requests one after another and records the latency of
