@@ -83,14 +83,16 @@ pub(crate) struct Report {
 /// plainly.
 pub(crate) fn format_value(metric: Metric, value: f64) -> String {
     match metric {
-        Metric::Time | Metric::CpuTime => format_secs(value),
+        Metric::Time | Metric::CpuTime | Metric::P99Latency => format_secs(value),
         Metric::BytesPerCoroutine
         | Metric::UsableBytesPerCoroutine
         | Metric::ResidentBytesPerCoroutine
         | Metric::UsableBytesAt(_)
         | Metric::ResidentBytesAt(_) => format!("{value:.1} B"),
         Metric::AllocationsPerCoroutine => format!("{value:.2}"),
-        Metric::PeakThreads | Metric::MaxConcurrency => format!("{value:.0}"),
+        Metric::PeakThreads | Metric::MaxConcurrency | Metric::RequestsPerSec => {
+            format!("{value:.0}")
+        }
     }
 }
 

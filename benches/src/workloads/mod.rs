@@ -19,6 +19,7 @@ mod chained_spawn;
 mod delay_100k;
 mod io_fanout;
 mod limited_view;
+mod net;
 mod ping_pong;
 mod scope_1000_async;
 mod spawn_many_local;
@@ -42,6 +43,9 @@ pub(crate) fn all() -> Vec<Workload> {
         scope_1000_async::workload(),
         cancel_100k::workload(),
         with_context_round_trip::workload(),
+        net::echo::workload(),
+        net::http_hello::workload(),
+        net::tokio_compat::workload(),
         // Last: it installs corral::debug for the rest of the process.
         spawn_many_local::workload_debug(),
     ]
@@ -74,6 +78,10 @@ pub(crate) enum Metric {
     PeakThreads,
     /// The most tasks inside the limited section at once.
     MaxConcurrency,
+    /// Requests completed per second of wall time (network rows).
+    RequestsPerSec,
+    /// The 99th percentile of the request latencies, in seconds (network rows).
+    P99Latency,
 }
 
 impl Metric {
@@ -94,13 +102,15 @@ impl Metric {
             Metric::AllocationsPerCoroutine => "allocations_per_coroutine",
             Metric::PeakThreads => "peak_threads",
             Metric::MaxConcurrency => "max_concurrency",
+            Metric::RequestsPerSec => "requests_per_sec",
+            Metric::P99Latency => "p99_latency",
         })
     }
 
     /// The unit of the metric's values.
     pub(crate) fn unit(self) -> &'static str {
         match self {
-            Metric::Time | Metric::CpuTime => "s",
+            Metric::Time | Metric::CpuTime | Metric::P99Latency => "s",
             Metric::BytesPerCoroutine
             | Metric::UsableBytesPerCoroutine
             | Metric::ResidentBytesPerCoroutine
@@ -109,6 +119,7 @@ impl Metric {
             Metric::AllocationsPerCoroutine => "allocations",
             Metric::PeakThreads => "threads",
             Metric::MaxConcurrency => "tasks",
+            Metric::RequestsPerSec => "requests/s",
         }
     }
 
@@ -119,7 +130,7 @@ impl Metric {
 
     /// Whether a smaller value is better (so that corral/peer < 1 means corral wins).
     pub(crate) fn lower_is_better(self) -> bool {
-        self != Metric::MaxConcurrency
+        !matches!(self, Metric::MaxConcurrency | Metric::RequestsPerSec)
     }
 }
 
