@@ -64,8 +64,8 @@ mod local_queue;
 mod loom;
 #[cfg(all(test, corral_loom))]
 mod loom_tests;
-mod park_driver;
 mod metrics;
+mod park_driver;
 mod parker;
 mod permit_gate;
 mod pool;
@@ -79,8 +79,8 @@ pub use error::{BuildError, Rejected};
 pub use global_queue::GlobalQueue;
 #[cfg(feature = "bench-internals")]
 pub use local_queue::LOCAL_QUEUE_CAPACITY;
-pub use park_driver::{install_park_driver, ParkDriver};
 pub use metrics::{SchedulerMetrics, WorkerMetrics};
+pub use park_driver::{install_park_driver, ParkDriver};
 pub use scheduler::{
     default_core_pool_size, CoroutineScheduler, SchedulerBuilder, SchedulerCounters,
     ShutdownReport, DEFAULT_EXTRA_THREADS, DEFAULT_KEEP_ALIVE, MIN_THREAD_STACK_SIZE,
