@@ -7,10 +7,11 @@ use crate::runtimes::Runtime;
 use crate::workloads::Metric;
 
 /// The ratio column for `peer`'s row of `metric`: `0.82x`, with `(corral behind)` when a
-/// lower-is-better metric's ratio is above 1.
+/// lower-is-better metric's ratio is above 1, or a higher-is-better one's (requests per second)
+/// below 1.
 pub(crate) fn ratio_cell(result: &WorkloadResult, metric: Metric, peer: Runtime) -> String {
     match result.ratio(metric, peer) {
-        Some(ratio) if metric.lower_is_better() && ratio > 1.0 => {
+        Some(ratio) if metric.lower_is_better() == (ratio > 1.0) && ratio != 1.0 => {
             format!("{ratio:.2}x (corral behind)")
         }
         Some(ratio) => format!("{ratio:.2}x"),
