@@ -52,6 +52,11 @@
 //! [`with_context`] switches dispatcher (or adds `NonCancellable`, a name, a job);
 //! [`with_timeout`] cancels the block after a duration.
 //!
+//! **Network IO.** `corral::net` (default feature `net`) has TCP, UDP and Unix sockets whose
+//! futures wait on a reactor that idle workers drive. With the `tokio` feature, tokio-based
+//! futures (`tokio::net`, `tokio::time`, and crates built on them) run inside every coroutine
+//! as they are, and `corral::net`'s streams implement tokio's io traits too.
+//!
 //! ## What Rust changes
 //!
 //! Children that run in parallel cannot borrow from their parent, so `launch`, `async_` and

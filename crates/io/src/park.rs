@@ -6,12 +6,13 @@
 //! One [`Holder`] value, under the coordination mutex, says who may drive; only that thread
 //! locks the driver (so the driver lock is never contended):
 //!
-//! * `None`: nobody. The fallback thread waits for this and takes over at once, so readiness
-//!   is delivered while every worker is busy and in programs that never start a pool.
+//! * `None`: nobody. The fallback thread waits for this and takes over if it lasts longer than
+//!   [`FALLBACK_GRACE`], so readiness is delivered while every worker is busy and in programs
+//!   that never start a pool.
 //! * `Worker`: an idle worker waits in the reactor instead of on its futex; other idle workers
-//!   sleep as usual. A readiness event then wakes its coroutine from that worker, and the
-//!   scheduler usually hands the task to that same worker (it is parked and first to be
-//!   claimed), without a hop through another thread.
+//!   sleep as usual. When events arrive, the worker counts itself as searching before it wakes
+//!   their coroutines (the hook's `about_to_wake`), so those wake-ups wake no other worker, and
+//!   it runs them itself once it leaves the reactor: no hop through another thread.
 //! * `Fallback`: the thread `corral-io-reactor` drives. A worker that parks asks it to step
 //!   aside (`yield_requested`, then the reactor's mio `Waker`) and waits for `Handoff`.
 //! * `Handoff`: the fallback stepped aside for a waiting worker, which takes it next. Only a
@@ -32,6 +33,12 @@ use std::time::Duration;
 use corral_scheduler::ParkDriver;
 
 use crate::reactor::{lock, Reactor};
+
+/// How long the reactor may stay undriven before the fallback thread takes it: a worker that
+/// left it to run the coroutines it woke usually parks again within this and drives on,
+/// without a handoff from the fallback thread (two context switches on each side). It bounds
+/// the extra latency of readiness while every worker is busy.
+const FALLBACK_GRACE: Duration = Duration::from_millis(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Holder {
@@ -70,17 +77,31 @@ impl Drivers {
         loop {
             {
                 let mut state = lock(&self.state);
-                while state.holder != Holder::None {
+                loop {
+                    while state.holder != Holder::None {
+                        state = self
+                            .changed
+                            .wait(state)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    }
+                    // A worker that parks within the grace takes the reactor directly, which
+                    // costs nobody a handoff; only an undriven reactor after it is ours.
                     state = self
                         .changed
-                        .wait(state)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        .wait_timeout_while(state, FALLBACK_GRACE, |state| {
+                            state.holder == Holder::None
+                        })
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                    if state.holder == Holder::None {
+                        break;
+                    }
                 }
                 state.holder = Holder::Fallback;
             }
             let mut driver = self.reactor.lock_driver();
             loop {
-                self.reactor.drive(&mut driver, None);
+                self.reactor.drive(&mut driver, None, &|| {});
                 let mut state = lock(&self.state);
                 if state.yield_requested {
                     state.yield_requested = false;
@@ -95,7 +116,7 @@ impl Drivers {
 }
 
 impl ParkDriver for Drivers {
-    fn park(&self, timeout: Duration, woken: &dyn Fn() -> bool) -> bool {
+    fn park(&self, timeout: Duration, woken: &dyn Fn() -> bool, about_to_wake: &dyn Fn()) -> bool {
         {
             let mut state = lock(&self.state);
             loop {
@@ -120,7 +141,7 @@ impl ParkDriver for Drivers {
         if !woken() {
             // A keep-alive of `Duration::MAX` is "no timeout" to mio as well.
             let timeout = (timeout < Duration::from_secs(u32::MAX.into())).then_some(timeout);
-            self.reactor.drive(&mut driver, timeout);
+            self.reactor.drive(&mut driver, timeout, about_to_wake);
         }
         drop(driver);
         self.release();

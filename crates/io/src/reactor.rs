@@ -209,9 +209,14 @@ impl Reactor {
     }
 
     /// Waits up to `timeout` (`None`: until an event or [`wake_driver`](Reactor::wake_driver))
-    /// and delivers the events: sets each socket's readiness and wakes its waiters. Returns how
-    /// many socket events it delivered.
-    pub(crate) fn drive(&self, driver: &mut Driver, timeout: Option<Duration>) -> usize {
+    /// and delivers the events: sets each socket's readiness and wakes its waiters, calling
+    /// `before_waking` first if there is any. Returns how many socket events it delivered.
+    pub(crate) fn drive(
+        &self,
+        driver: &mut Driver,
+        timeout: Option<Duration>,
+        before_waking: &dyn Fn(),
+    ) -> usize {
         let Driver {
             poll,
             events,
@@ -236,6 +241,9 @@ impl Reactor {
             }
         }
         let delivered = ready.len();
+        if delivered > 0 {
+            before_waking();
+        }
         for (io, bits) in ready.drain(..) {
             // A waker is foreign code: its panic must not take the driving thread down.
             if catch_unwind(AssertUnwindSafe(|| io.set_readiness(bits))).is_err() {

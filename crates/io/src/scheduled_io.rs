@@ -18,6 +18,8 @@ pub(crate) const READ_CLOSED: u64 = 1 << 2;
 pub(crate) const WRITE_CLOSED: u64 = 1 << 3;
 pub(crate) const ERROR: u64 = 1 << 4;
 const BITS_MASK: u64 = 0xff;
+/// Wakers taken out of the lists per lock (a stack array, so waking allocates nothing).
+const WAKE_BATCH: usize = 32;
 const TICK_ONE: u64 = 1 << 8;
 
 /// The direction an operation waits for.
@@ -159,20 +161,42 @@ impl ScheduledIo {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
                 Some((word & !BITS_MASK).wrapping_add(TICK_ONE) | (word & BITS_MASK) | bits)
             });
-        let mut woken = [Vec::new(), Vec::new()];
-        {
-            let mut waiters = lock(&self.waiters);
-            for direction in [Direction::Read, Direction::Write] {
-                if bits & direction.mask() != 0 {
-                    woken[direction.index()] =
-                        std::mem::take(&mut waiters.lists[direction.index()]);
+        // Woken outside the lock (a waker may poll its future in place, an unconfined
+        // coroutine, which takes the lock again), in batches on the stack so the lists keep
+        // their capacity. Only as many as were waiting when the event came: a waiter that
+        // re-registers meanwhile waits for the next event.
+        let mut left = usize::MAX;
+        loop {
+            let mut batch: [Option<Waker>; WAKE_BATCH] = [const { None }; WAKE_BATCH];
+            let mut taken = 0;
+            {
+                let mut waiters = lock(&self.waiters);
+                if left == usize::MAX {
+                    left = [Direction::Read, Direction::Write]
+                        .into_iter()
+                        .filter(|direction| bits & direction.mask() != 0)
+                        .map(|direction| waiters.lists[direction.index()].len())
+                        .sum();
+                }
+                for direction in [Direction::Read, Direction::Write] {
+                    if bits & direction.mask() == 0 {
+                        continue;
+                    }
+                    let list = &mut waiters.lists[direction.index()];
+                    while taken < WAKE_BATCH.min(left) {
+                        let Some((_, waker)) = list.pop() else { break };
+                        batch[taken] = Some(waker);
+                        taken += 1;
+                    }
                 }
             }
-        }
-        // Woken outside the lock: a waker may poll its future in place (an unconfined
-        // coroutine), which takes the lock again.
-        for (_, waker) in woken.into_iter().flatten() {
-            waker.wake();
+            left -= taken;
+            for waker in batch.iter_mut().take(taken) {
+                waker.take().expect("taken above").wake();
+            }
+            if taken == 0 || left == 0 {
+                return;
+            }
         }
     }
 }

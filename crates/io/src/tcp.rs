@@ -17,8 +17,8 @@ use crate::stream::byte_stream;
 /// # Examples
 ///
 /// ```
-/// use corral::net::{TcpListener, TcpStream};
-/// use corral::prelude::*;
+/// use corral_io::{TcpListener, TcpStream};
+/// use corral_scopes::run_blocking;
 /// use futures_io::{AsyncRead, AsyncWrite};
 ///
 /// let echoed = run_blocking(|scope| async move {
@@ -153,7 +153,9 @@ impl TcpStream {
         self.io.get().shutdown(how)
     }
 
-    /// Borrowed read and write halves, usable by two coroutines of one scope at once.
+    /// Borrowed read and write halves, to read and write at once within one coroutine (in
+    /// `futures::join!`, say). With `futures`' `AsyncReadExt` in scope, write
+    /// `TcpStream::split(&mut stream)`: method syntax picks that trait's `split(self)`.
     pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
         let stream: &TcpStream = self;
         (ReadHalf(stream), WriteHalf(stream))

@@ -13,8 +13,8 @@ use crate::scheduled_io::Direction;
 /// # Examples
 ///
 /// ```
-/// use corral::net::UdpSocket;
-/// use corral::prelude::*;
+/// use corral_io::UdpSocket;
+/// use corral_scopes::run_blocking;
 ///
 /// let got = run_blocking(|_| async {
 ///     let a = UdpSocket::bind("127.0.0.1:0").await?;

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::task::{Context, Wake, Waker};
 use std::time::Duration;
 
-use corral::net::{TcpListener, TcpStream, UdpSocket};
-use corral::prelude::*;
+use corral_core::CoroutineStart;
+use corral_dispatchers::{delay, Dispatchers};
+use corral_io::{TcpListener, TcpStream, UdpSocket};
+use corral_scopes::{run_blocking, with_timeout};
 use futures::io::AsyncReadExt;
 
 const WATCHDOG: Duration = Duration::from_secs(20);

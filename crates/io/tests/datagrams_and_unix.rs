@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
-use corral::net::UdpSocket;
-use corral::prelude::*;
+use corral_core::CoroutineStart;
+use corral_dispatchers::Dispatchers;
+use corral_io::UdpSocket;
+use corral_scopes::{run_blocking, with_timeout};
 
 const WATCHDOG: Duration = Duration::from_secs(20);
 
@@ -48,7 +50,7 @@ fn udp_send_to_recv_from_and_connected_send_recv() {
 #[cfg(unix)]
 mod unix {
     use super::*;
-    use corral::net::{UnixDatagram, UnixListener, UnixStream};
+    use corral_io::{UnixDatagram, UnixListener, UnixStream};
     use futures::io::{AsyncReadExt, AsyncWriteExt};
 
     fn socket_path(name: &str) -> std::path::PathBuf {

@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use corral::net::{TcpListener, TcpStream};
-use corral::prelude::*;
+use corral_core::CoroutineStart;
+use corral_dispatchers::{delay, Dispatchers};
+use corral_io::{TcpListener, TcpStream};
+use corral_scopes::{run_blocking, with_timeout};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 
 const WATCHDOG: Duration = Duration::from_secs(60);

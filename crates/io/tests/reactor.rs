@@ -1,5 +1,5 @@
-//! Where readiness is delivered: on an idle worker of the pool, and still (by the fallback
-//! thread) while every worker is busy.
+//! Where readiness is delivered: on an idle worker of the pool, which then runs the woken
+//! coroutine itself, and still (by the fallback thread) while every worker is busy.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,13 +8,19 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use corral::net::{TcpListener, TcpStream};
-use corral::prelude::*;
+use corral_core::CoroutineStart;
+use corral_dispatchers::{delay, Dispatchers};
+use corral_io::{TcpListener, TcpStream};
+use corral_scopes::{run_blocking, with_timeout};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 
 const WATCHDOG: Duration = Duration::from_secs(20);
 /// Time for the pool's workers to run out of work and park (one of them in the reactor).
 const SETTLE: Duration = Duration::from_millis(100);
+
+/// The tests share the pool: they run one at a time, so the busy workers of one are not
+/// mistaken for a hop in the other.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Wraps a future's waker so the name of the thread that wakes it is recorded.
 struct RecordWaker<F> {
@@ -62,6 +68,7 @@ async fn connected_pair() -> (TcpStream, TcpStream) {
 
 #[test]
 fn readiness_wakes_the_coroutine_from_an_idle_worker() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let woken_on = Arc::new(Mutex::new(Vec::new()));
     let recorded = woken_on.clone();
     let out = run_blocking(|_| {
@@ -77,7 +84,8 @@ fn readiness_wakes_the_coroutine_from_an_idle_worker() {
                         woken_on: recorded,
                     };
                     read.await.unwrap();
-                    byte[0]
+                    let resumed_on = std::thread::current().name().map(str::to_owned);
+                    (byte[0], resumed_on)
                 },
             );
             delay(SETTLE).await;
@@ -85,8 +93,14 @@ fn readiness_wakes_the_coroutine_from_an_idle_worker() {
             reader.await.unwrap()
         })
     });
-    assert_eq!(out.unwrap().unwrap(), 7);
+    let (byte, resumed_on) = out.unwrap().unwrap();
+    assert_eq!(byte, 7);
     let woken_on = woken_on.lock().unwrap();
+    assert_eq!(
+        woken_on.last().map(String::as_str),
+        resumed_on.as_deref(),
+        "the worker that delivered the readiness did not run the coroutine itself"
+    );
     assert!(
         woken_on
             .iter()
@@ -98,6 +112,7 @@ fn readiness_wakes_the_coroutine_from_an_idle_worker() {
 
 #[test]
 fn readiness_while_every_worker_is_busy_is_delivered_once_one_frees() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     const BUSY_FOR: Duration = Duration::from_millis(300);
     let out = run_blocking(|_| {
         with_timeout(WATCHDOG, |scope| async move {
@@ -114,7 +129,7 @@ fn readiness_while_every_worker_is_busy_is_delivered_once_one_frees() {
             delay(SETTLE).await;
             let started = Arc::new(AtomicBool::new(false));
             let busy_until = Instant::now() + BUSY_FOR;
-            for _ in 0..corral::default_core_pool_size() {
+            for _ in 0..corral_scheduler::default_core_pool_size() {
                 let started = started.clone();
                 scope.launch_with(
                     Dispatchers::default(),

@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
-use corral::net::{TcpListener, TcpStream};
-use corral::prelude::*;
+use corral_core::CoroutineStart;
+use corral_dispatchers::Dispatchers;
+use corral_io::{TcpListener, TcpStream};
+use corral_scopes::{run_blocking, with_timeout};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Every test's bound: far above what it needs on a loaded two-core machine.

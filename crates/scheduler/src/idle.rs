@@ -168,8 +168,18 @@ impl Idle {
 
     /// Sleeps until claimed, popped, or `timeout`. [`Wake::TimedOut`] may come early (a
     /// spurious wake-up of the thread): the caller checks its own deadline.
+    ///
+    /// With a park driver the sleep is the driver's wait; a driver that wakes tasks first
+    /// claims this worker itself ([`claim_self`](Idle::claim_self)), and the wait then returns
+    /// [`Wake::Claimed`].
     pub(crate) fn wait(&self, index: usize, timeout: Duration) -> Wake {
         let sleeper = &self.sleepers[index];
+        let self_claimed = std::cell::Cell::new(false);
+        let about_to_wake = || {
+            if !self_claimed.replace(true) {
+                self.claim_self();
+            }
+        };
         loop {
             match sleeper.state.load(Ordering::SeqCst) {
                 CLAIMED => {
@@ -180,12 +190,31 @@ impl Idle {
                 PARKED => {}
                 other => unreachable!("a waiting worker in state {other}"),
             }
-            if !sleeper.parker.park_timeout(timeout)
-                && sleeper.state.load(Ordering::SeqCst) == PARKED
-            {
+            let notified = sleeper.parker.park_timeout(timeout, &about_to_wake);
+            if self_claimed.get() {
+                return self.end_self_claim(index);
+            }
+            if !notified && sleeper.state.load(Ordering::SeqCst) == PARKED {
                 return Wake::TimedOut;
             }
         }
+    }
+
+    /// A parked worker's park driver is about to wake tasks: counts the worker as searching
+    /// first, so those wake-ups (submissions) find a searcher and wake nobody else, and the
+    /// worker must then look for work ([`end_self_claim`](Idle::end_self_claim)). The same
+    /// order as a waker's claim in [`wake_one`](Idle::wake_one): counted, then published.
+    pub(crate) fn claim_self(&self) {
+        self.searching.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// After [`claim_self`](Idle::claim_self): leaves the parked state as a searcher. If a
+    /// waker claimed the worker meanwhile it was counted twice, so one count is given back.
+    pub(crate) fn end_self_claim(&self, index: usize) -> Wake {
+        if self.cancel_park(index) == Wake::Claimed {
+            self.stop_searching();
+        }
+        Wake::Claimed
     }
 
     /// After [`Wake::TimedOut`]: marks the worker retired unless a waker claims it first.

@@ -21,13 +21,17 @@ use std::time::Duration;
 ///   then sleeps as usual) or waits, and returns `true`. It must call `woken` after it became
 ///   the driver and before it blocks, and not block if `woken` returns `true`. It may return
 ///   early at any time (the worker treats that as a spurious wake-up).
+/// * If what it waited for wakes tasks (a reactor delivering readiness), it calls
+///   `about_to_wake` once, before the first of those wake-ups: the worker then counts as
+///   searching, so the tasks it is about to wake do not wake another worker, and it runs them
+///   itself when `park` returns (no hop through another thread).
 /// * [`unpark`](ParkDriver::unpark) is called (from any thread) when a worker that may be
 ///   inside `park` is woken: a `park` that has called `woken` and not yet returned must return
 ///   soon after.
 /// * Neither may unwind: both run on runtime threads outside any task.
 pub trait ParkDriver: Send + Sync + 'static {
     /// Waits as described in the trait docs; `true` if this thread was the driver.
-    fn park(&self, timeout: Duration, woken: &dyn Fn() -> bool) -> bool;
+    fn park(&self, timeout: Duration, woken: &dyn Fn() -> bool, about_to_wake: &dyn Fn()) -> bool;
 
     /// Makes a `park` in progress return.
     fn unpark(&self);

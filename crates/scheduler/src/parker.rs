@@ -29,15 +29,16 @@ pub(crate) struct Parker {
 
 impl Parker {
     /// Sleeps until notified or until `timeout` passes; consumes the token. Returns `true` if
-    /// it was notified.
+    /// it was notified. A park driver calls `about_to_wake` before it wakes tasks (see
+    /// [`ParkDriver`](crate::ParkDriver)).
     #[cfg(not(corral_loom))]
-    pub(crate) fn park_timeout(&self, timeout: Duration) -> bool {
+    pub(crate) fn park_timeout(&self, timeout: Duration, about_to_wake: &dyn Fn()) -> bool {
         let mut state = lock(&self.state);
         if !state.notified {
             if let Some(driver) = crate::park_driver::park_driver() {
                 state.driving = true;
                 drop(state);
-                let drove = driver.park(timeout, &|| lock(&self.state).notified);
+                let drove = driver.park(timeout, &|| lock(&self.state).notified, about_to_wake);
                 state = lock(&self.state);
                 state.driving = false;
                 if drove {
@@ -55,9 +56,9 @@ impl Parker {
         std::mem::take(&mut state.notified)
     }
 
-    /// Loom has no timed waits: sleeps until notified.
+    /// Loom has no timed waits: sleeps until notified (and the models install no driver).
     #[cfg(corral_loom)]
-    pub(crate) fn park_timeout(&self, _timeout: Duration) -> bool {
+    pub(crate) fn park_timeout(&self, _timeout: Duration, _about_to_wake: &dyn Fn()) -> bool {
         let mut state = lock(&self.state);
         while !state.notified {
             state = self.condvar.wait(state).unwrap();

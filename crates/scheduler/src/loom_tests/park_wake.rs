@@ -42,3 +42,24 @@ fn task_published_while_last_worker_parks_is_found() {
         assert!(found, "the worker slept through a published task");
     });
 }
+
+/// A parked worker's park driver claims the worker itself (before waking the tasks of the
+/// events it received) while a submitter claims it too: the worker leaves as one searcher,
+/// counted once, whichever claim came first.
+#[test]
+fn self_claim_racing_a_waker_counts_one_searcher() {
+    loom::model(|| {
+        let idle = Arc::new(Idle::new(1));
+        assert!(!idle.announce_park(0, false));
+        let waker = {
+            let idle = idle.clone();
+            loom::thread::spawn(move || idle.wake_one())
+        };
+        idle.claim_self();
+        assert_eq!(idle.end_self_claim(0), Wake::Claimed);
+        // `wake_one` either claimed the worker (and the double count was given back) or
+        // found it running (and gave its own count back).
+        waker.join().unwrap();
+        assert_eq!(idle.searching(), 1, "the worker is one searcher");
+    });
+}
