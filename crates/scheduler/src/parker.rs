@@ -16,8 +16,11 @@ use crate::loom::sync::{lock, Condvar, Mutex};
 struct State {
     /// The wake-up token.
     notified: bool,
-    /// The thread is (about to be) inside the park driver.
+    /// The thread is inside the park driver's `park` (maybe waiting for its turn to drive).
     driving: bool,
+    /// The thread holds the driver and passed its `woken` check: it waits (or is about to) in
+    /// the driver, and only [`ParkDriver::unpark`](crate::ParkDriver::unpark) reaches it.
+    polling: bool,
 }
 
 /// A one-thread sleep/wake primitive with a sticky notification token.
@@ -38,9 +41,15 @@ impl Parker {
             if let Some(driver) = crate::park_driver::park_driver() {
                 state.driving = true;
                 drop(state);
-                let drove = driver.park(timeout, &|| lock(&self.state).notified, about_to_wake);
+                let woken = || {
+                    let mut state = lock(&self.state);
+                    state.polling = !state.notified;
+                    state.notified
+                };
+                let drove = driver.park(timeout, &woken, about_to_wake);
                 state = lock(&self.state);
                 state.driving = false;
+                state.polling = false;
                 if drove {
                     return std::mem::take(&mut state.notified);
                 }
@@ -67,16 +76,22 @@ impl Parker {
     }
 
     /// Wakes the sleeper, or makes its next park return at once.
+    ///
+    /// One system call at most: a thread inside the driver is not on the condition variable
+    /// (it re-reads the token under the mutex after the driver returns, and before the driver
+    /// blocks through `woken`), so only a polling one needs the driver interrupted, and only a
+    /// thread outside the driver needs the condition variable.
     pub(crate) fn unpark(&self) {
         let mut state = lock(&self.state);
         state.notified = true;
-        let driving = state.driving;
+        let (driving, polling) = (state.driving, state.polling);
         drop(state);
-        if driving {
+        if polling {
             if let Some(driver) = crate::park_driver::park_driver() {
                 driver.unpark();
             }
+        } else if !driving {
+            self.condvar.notify_one();
         }
-        self.condvar.notify_one();
     }
 }
