@@ -35,7 +35,19 @@ pub trait ParkDriver: Send + Sync + 'static {
 
     /// Makes a `park` in progress return.
     fn unpark(&self);
+
+    /// Delivers what is ready now, without waiting, unless another thread drives; `true` if
+    /// it woke tasks. A busy worker calls it every [`DRIVER_POLL_INTERVAL`] tasks and before
+    /// it looks for work elsewhere, outside any task, so the tasks it wakes go to its own
+    /// queue (tokio's `event_interval`). The default does nothing.
+    fn poll_now(&self) -> bool {
+        false
+    }
 }
+
+/// Tasks a worker runs between two [`ParkDriver::poll_now`] calls (tokio's default
+/// `event_interval`, 61).
+pub const DRIVER_POLL_INTERVAL: u32 = 61;
 
 static DRIVER: OnceLock<&'static dyn ParkDriver> = OnceLock::new();
 
