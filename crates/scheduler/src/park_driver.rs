@@ -24,7 +24,8 @@ use std::time::Duration;
 /// * If what it waited for wakes tasks (a reactor delivering readiness), it calls
 ///   `about_to_wake` once, before the first of those wake-ups: the worker then counts as
 ///   searching, so the tasks it is about to wake do not wake another worker, and it runs them
-///   itself when `park` returns (no hop through another thread).
+///   itself when `park` returns (no hop through another thread). It must not block after
+///   that call (an `unpark` from then on may not reach it).
 /// * [`unpark`](ParkDriver::unpark) is called (from any thread) when a worker that may be
 ///   inside `park` is woken: a `park` that has called `woken` and not yet returned must return
 ///   soon after.

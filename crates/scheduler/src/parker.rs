@@ -5,8 +5,12 @@
 //! parking and unparking, never while dispatching to a busy pool.
 //!
 //! With a [`ParkDriver`](crate::ParkDriver) installed the sleep is the driver's wait: `driving`
-//! is set under the mutex before the driver is entered, and an unpark that sees it interrupts
-//! the driver, so the token is never left unseen while the thread waits in the driver.
+//! is set under the mutex before the driver is entered, `polling` when the thread holds the
+//! driver and passed its `woken` check (and cleared once the driver delivers events, after
+//! which it does not block). An unpark that sees `polling` interrupts the driver; one that sees
+//! `driving` alone needs nothing (the thread re-reads the token under the mutex before it
+//! blocks anywhere); only a thread outside the driver is woken through the condition variable.
+//! So the token is never left unseen, at one system call per unpark at most.
 
 use std::time::Duration;
 
@@ -46,7 +50,14 @@ impl Parker {
                     state.polling = !state.notified;
                     state.notified
                 };
-                let drove = driver.park(timeout, &woken, about_to_wake);
+                // Once the driver delivers events it does not block again: a waker from then on
+                // need not interrupt it (no write to the driver's waker, and no spurious
+                // return of its next wait).
+                let delivering = || {
+                    lock(&self.state).polling = false;
+                    about_to_wake();
+                };
+                let drove = driver.park(timeout, &woken, &delivering);
                 state = lock(&self.state);
                 state.driving = false;
                 state.polling = false;
