@@ -25,8 +25,9 @@
 //!
 //! A change to `None` notifies the condition variable only if someone waits for it
 //! (`waiting`): the fallback thread, or a parking worker behind a `Busy` poll, so a busy poll
-//! costs no futex call. Busy polls also count (`busy_polls`): the fallback thread takes the
-//! reactor only after a grace in which no worker drove it at all.
+//! costs no futex call. Workers' drives count (`worker_drives`): the fallback thread takes the
+//! reactor only after a grace in which no worker drove it at all, and gives it back after a
+//! drive during which a busy worker tried to poll.
 //!
 //! [`DRIVER_POLL_INTERVAL`]: corral_scheduler::DRIVER_POLL_INTERVAL
 //!
@@ -66,8 +67,9 @@ struct Coordination {
     yield_requested: bool,
     /// Someone waits on `changed` for the holder to become `None`.
     waiting: bool,
-    /// Busy polls so far (wrapping): the fallback's sign that workers drive.
-    busy_polls: usize,
+    /// Drives by workers so far (parked or busy), and busy polls that found the fallback
+    /// driving (wrapping): the fallback's sign that workers drive, or would.
+    worker_drives: usize,
 }
 
 /// The coordination state of the reactor's drivers; see the module docs.
@@ -113,7 +115,7 @@ impl Drivers {
                     // A worker that parks within the grace takes the reactor directly, which
                     // costs nobody a handoff, and busy workers poll it meanwhile; only a
                     // reactor nobody drove during the grace is ours.
-                    let busy_polls = state.busy_polls;
+                    let worker_drives = state.worker_drives;
                     state = self
                         .changed
                         .wait_timeout_while(state, FALLBACK_GRACE, |state| {
@@ -121,24 +123,34 @@ impl Drivers {
                         })
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .0;
-                    if state.holder == Holder::None && state.busy_polls == busy_polls {
+                    if state.holder == Holder::None && state.worker_drives == worker_drives {
                         break;
                     }
                 }
                 state.holder = Holder::Fallback;
             }
             let mut driver = self.reactor.lock_driver();
+            let worker_drives = lock(&self.state).worker_drives;
             loop {
                 self.reactor.drive(&mut driver, None, &|| {});
                 let mut state = lock(&self.state);
                 if state.yield_requested {
                     state.yield_requested = false;
                     state.holder = Holder::Handoff;
+                    drop(state);
+                    drop(driver);
+                    self.changed.notify_all();
+                    break;
+                }
+                if state.worker_drives != worker_drives {
+                    // Busy workers wanted the reactor meanwhile: theirs again, until a grace
+                    // passes without their polls.
+                    drop(state);
+                    drop(driver);
+                    self.release();
                     break;
                 }
             }
-            drop(driver);
-            self.changed.notify_all();
         }
     }
 }
@@ -166,6 +178,7 @@ impl ParkDriver for Drivers {
                 }
             }
             state.holder = Holder::Worker;
+            state.worker_drives = state.worker_drives.wrapping_add(1);
         }
         let mut driver = self.reactor.lock_driver();
         if !woken() {
@@ -186,10 +199,14 @@ impl ParkDriver for Drivers {
                 Err(std::sync::TryLockError::WouldBlock) => return false,
             };
             if state.holder != Holder::None {
+                if state.holder == Holder::Fallback {
+                    // Counted, so the fallback thread hands the reactor back after its drive.
+                    state.worker_drives = state.worker_drives.wrapping_add(1);
+                }
                 return false;
             }
             state.holder = Holder::Busy;
-            state.busy_polls = state.busy_polls.wrapping_add(1);
+            state.worker_drives = state.worker_drives.wrapping_add(1);
         }
         let mut driver = self.reactor.lock_driver();
         let delivered = self
@@ -214,7 +231,7 @@ pub(crate) fn start(reactor: &'static Reactor) {
             holder: Holder::None,
             yield_requested: false,
             waiting: false,
-            busy_polls: 0,
+            worker_drives: 0,
         }),
         changed: Condvar::new(),
     }));
