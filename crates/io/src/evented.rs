@@ -39,17 +39,28 @@ impl<E: Source> PollEvented<E> {
             .expect("a PollEvented holds its socket until it drops")
     }
 
-    /// Runs `op` once the socket is ready for `direction`, until it does not block, waiting
-    /// under the waiter slot reserved for `poll_*` methods of that direction (see
-    /// [`Direction::poll_slot`]).
-    pub(crate) fn poll_io<R>(
+    /// Runs `op`, a stream transfer of up to `requested` bytes, once the socket is ready for
+    /// `direction`, until it does not block, waiting under the waiter slot reserved for
+    /// `poll_*` methods of that direction (see [`Direction::poll_slot`]). A
+    /// short transfer (`0 < n < requested`) drained the socket's receive buffer (or filled its
+    /// send buffer), so it clears the readiness as a `WouldBlock` would, and the next attempt
+    /// waits for the next edge instead of spending a system call on `EAGAIN` (tokio does the
+    /// same). An event that came in since the attempt read the readiness keeps the bit.
+    pub(crate) fn poll_transfer(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
-        mut op: impl FnMut(&E) -> io::Result<R>,
-    ) -> Poll<io::Result<R>> {
+        requested: usize,
+        mut op: impl FnMut(&E) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
         let mut id = Some(direction.poll_slot());
-        self.poll_io_as(cx, direction, &mut id, &mut op)
+        self.poll_io_as(
+            cx,
+            direction,
+            &mut id,
+            &mut op,
+            |result| matches!(result, Ok(n) if 0 < *n && *n < requested),
+        )
     }
 
     fn poll_io_as<R>(
@@ -58,6 +69,7 @@ impl<E: Source> PollEvented<E> {
         direction: Direction,
         id: &mut Option<u64>,
         op: &mut impl FnMut(&E) -> io::Result<R>,
+        drained: impl Fn(&io::Result<R>) -> bool,
     ) -> Poll<io::Result<R>> {
         let io = self.registration.io();
         loop {
@@ -67,12 +79,17 @@ impl<E: Source> PollEvented<E> {
                     io.clear_readiness(event);
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                result => return Poll::Ready(result),
+                result => {
+                    if drained(&result) {
+                        io.clear_readiness(event);
+                    }
+                    return Poll::Ready(result);
+                }
             }
         }
     }
 
-    /// A future running `op` as [`poll_io`](PollEvented::poll_io) does, with a waiter id of its
+    /// A future running `op` as [`poll_transfer`](PollEvented::poll_transfer) does, with a waiter id of its
     /// own that it removes when dropped.
     pub(crate) fn io_op<R, F: FnMut(&E) -> io::Result<R> + Unpin>(
         &self,
@@ -115,7 +132,7 @@ impl<E: Source, R, F: FnMut(&E) -> io::Result<R> + Unpin> Future for IoOp<'_, E,
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
         let this = self.get_mut();
         this.evented
-            .poll_io_as(cx, this.direction, &mut this.id, &mut this.op)
+            .poll_io_as(cx, this.direction, &mut this.id, &mut this.op, |_| false)
     }
 }
 
@@ -127,5 +144,45 @@ impl<E: Source, F> Drop for IoOp<'_, E, F> {
                 .io()
                 .remove_waiter(self.direction, id);
         }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::io::{Read, Write};
+    use std::task::Waker;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Bounds the wait for the fallback thread to deliver the event.
+    const WATCHDOG: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn a_short_read_clears_the_readiness() {
+        let (mut peer, socket) = mio::net::UnixStream::pair().unwrap();
+        let evented = PollEvented::new(socket).unwrap();
+        peer.write_all(b"abc").unwrap();
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut buf = [0; 64];
+        let started = Instant::now();
+        let read = loop {
+            let polled = evented.poll_transfer(&mut cx, Direction::Read, buf.len(), |io| {
+                (&mut &*io).read(&mut buf)
+            });
+            if let Poll::Ready(read) = polled {
+                break read.unwrap();
+            }
+            assert!(
+                started.elapsed() < WATCHDOG,
+                "the reactor never delivered the event"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert_eq!(read, 3);
+        assert!(
+            !evented.registration.io().is_ready(Direction::Read),
+            "the short read drained the socket: the next read waits for an event"
+        );
     }
 }

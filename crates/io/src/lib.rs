@@ -21,9 +21,10 @@
 //! ## Addresses
 //!
 //! `bind`, `connect` and `send_to` take std's [`ToSocketAddrs`](std::net::ToSocketAddrs) and
-//! resolve on the calling thread inside [`corral_scheduler::block_in_place`]: a literal
-//! address costs no system call, and a host name, which blocks in the system resolver, hands
-//! the worker's CPU permit to another thread meanwhile.
+//! resolve on the calling thread: a `SocketAddr` (or an IP and port) converts inline, and a
+//! string, which may name a host and block in the system resolver, resolves inside
+//! [`corral_scheduler::block_in_place`], which hands the worker's CPU permit to another
+//! thread meanwhile. Pass a `SocketAddr` where connections are made often.
 
 mod addr;
 mod evented;

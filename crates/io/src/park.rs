@@ -17,8 +17,19 @@
 //!   aside (`yield_requested`, then the reactor's mio `Waker`) and waits for `Handoff`.
 //! * `Handoff`: the fallback stepped aside for a waiting worker, which takes it next. Only a
 //!   worker that asked and waits sets this state going, so it never stays unclaimed.
+//! * `Busy`: a busy worker polls without waiting (every [`DRIVER_POLL_INTERVAL`] tasks and
+//!   before it searches, the hook's `poll_now`), and wakes the ready coroutines into its own
+//!   queue. It only takes an undriven reactor (`try_lock`, never waiting), and holds it for
+//!   one `epoll_wait` with a zero timeout. A worker that parks meanwhile waits for it to end
+//!   (microseconds) and drives next, rather than sleeping with nobody driving.
 //!
-//! Every change to `None` notifies the condition variable, which the fallback thread waits on.
+//! A change to `None` notifies the condition variable only if someone waits for it
+//! (`waiting`): the fallback thread, or a parking worker behind a `Busy` poll, so a busy poll
+//! costs no futex call. Workers' drives count (`worker_drives`): the fallback thread takes the
+//! reactor only after a grace in which no worker drove it at all, and gives it back after a
+//! drive during which a busy worker tried to poll.
+//!
+//! [`DRIVER_POLL_INTERVAL`]: corral_scheduler::DRIVER_POLL_INTERVAL
 //!
 //! # No lost wake-up
 //!
@@ -27,7 +38,7 @@
 //! `Waker` ([`ParkDriver::unpark`]), which only the driver's next `poll` consumes: that poll
 //! returns at once.
 
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use corral_scheduler::ParkDriver;
@@ -46,6 +57,7 @@ enum Holder {
     Worker,
     Fallback,
     Handoff,
+    Busy,
 }
 
 #[derive(Debug)]
@@ -53,6 +65,11 @@ struct Coordination {
     holder: Holder,
     /// A worker waits for the fallback to step aside.
     yield_requested: bool,
+    /// Someone waits on `changed` for the holder to become `None`.
+    waiting: bool,
+    /// Drives by workers so far (parked or busy), and busy polls that found the fallback
+    /// driving (wrapping): the fallback's sign that workers drive, or would.
+    worker_drives: usize,
 }
 
 /// The coordination state of the reactor's drivers; see the module docs.
@@ -68,8 +85,22 @@ impl Drivers {
         let mut state = lock(&self.state);
         state.holder = Holder::None;
         state.yield_requested = false;
+        let waiting = std::mem::take(&mut state.waiting);
         drop(state);
-        self.changed.notify_all();
+        if waiting {
+            self.changed.notify_all();
+        }
+    }
+
+    /// Waits on `changed` (for a holder to release, which notifies as `waiting` asks).
+    fn wait_changed<'a>(
+        &self,
+        mut state: MutexGuard<'a, Coordination>,
+    ) -> MutexGuard<'a, Coordination> {
+        state.waiting = true;
+        self.changed
+            .wait(state)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The fallback thread's loop: drive whenever nobody else does.
@@ -79,13 +110,12 @@ impl Drivers {
                 let mut state = lock(&self.state);
                 loop {
                     while state.holder != Holder::None {
-                        state = self
-                            .changed
-                            .wait(state)
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        state = self.wait_changed(state);
                     }
                     // A worker that parks within the grace takes the reactor directly, which
-                    // costs nobody a handoff; only an undriven reactor after it is ours.
+                    // costs nobody a handoff, and busy workers poll it meanwhile; only a
+                    // reactor nobody drove during the grace is ours.
+                    let worker_drives = state.worker_drives;
                     state = self
                         .changed
                         .wait_timeout_while(state, FALLBACK_GRACE, |state| {
@@ -93,24 +123,34 @@ impl Drivers {
                         })
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .0;
-                    if state.holder == Holder::None {
+                    if state.holder == Holder::None && state.worker_drives == worker_drives {
                         break;
                     }
                 }
                 state.holder = Holder::Fallback;
             }
             let mut driver = self.reactor.lock_driver();
+            let worker_drives = lock(&self.state).worker_drives;
             loop {
                 self.reactor.drive(&mut driver, None, &|| {});
                 let mut state = lock(&self.state);
                 if state.yield_requested {
                     state.yield_requested = false;
                     state.holder = Holder::Handoff;
+                    drop(state);
+                    drop(driver);
+                    self.changed.notify_all();
+                    break;
+                }
+                if state.worker_drives != worker_drives {
+                    // Busy workers wanted the reactor meanwhile: theirs again, until a grace
+                    // passes without their polls.
+                    drop(state);
+                    drop(driver);
+                    self.release();
                     break;
                 }
             }
-            drop(driver);
-            self.changed.notify_all();
         }
     }
 }
@@ -123,6 +163,8 @@ impl ParkDriver for Drivers {
                 match state.holder {
                     Holder::None | Holder::Handoff => break,
                     Holder::Worker => return false,
+                    // A poll without waiting: over in microseconds, then this worker drives.
+                    Holder::Busy => state = self.wait_changed(state),
                     Holder::Fallback => {
                         if !state.yield_requested {
                             state.yield_requested = true;
@@ -136,6 +178,7 @@ impl ParkDriver for Drivers {
                 }
             }
             state.holder = Holder::Worker;
+            state.worker_drives = state.worker_drives.wrapping_add(1);
         }
         let mut driver = self.reactor.lock_driver();
         if !woken() {
@@ -146,6 +189,32 @@ impl ParkDriver for Drivers {
         drop(driver);
         self.release();
         true
+    }
+
+    fn poll_now(&self) -> bool {
+        {
+            let mut state = match self.state.try_lock() {
+                Ok(state) => state,
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return false,
+            };
+            if state.holder != Holder::None {
+                if state.holder == Holder::Fallback {
+                    // Counted, so the fallback thread hands the reactor back after its drive.
+                    state.worker_drives = state.worker_drives.wrapping_add(1);
+                }
+                return false;
+            }
+            state.holder = Holder::Busy;
+            state.worker_drives = state.worker_drives.wrapping_add(1);
+        }
+        let mut driver = self.reactor.lock_driver();
+        let delivered = self
+            .reactor
+            .drive(&mut driver, Some(Duration::ZERO), &|| {});
+        drop(driver);
+        self.release();
+        delivered > 0
     }
 
     fn unpark(&self) {
@@ -161,6 +230,8 @@ pub(crate) fn start(reactor: &'static Reactor) {
         state: Mutex::new(Coordination {
             holder: Holder::None,
             yield_requested: false,
+            waiting: false,
+            worker_drives: 0,
         }),
         changed: Condvar::new(),
     }));

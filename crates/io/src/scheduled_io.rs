@@ -145,6 +145,12 @@ impl ScheduledIo {
         );
     }
 
+    /// Whether an operation in `direction` would try its system call now.
+    #[cfg(test)]
+    pub(crate) fn is_ready(&self, direction: Direction) -> bool {
+        self.readiness.load(Ordering::Acquire) & direction.mask() != 0
+    }
+
     /// Removes the waker of waiter `id` (a dropped future), if it is still registered.
     pub(crate) fn remove_waiter(&self, direction: Direction, id: u64) {
         let mut waiters = lock(&self.waiters);

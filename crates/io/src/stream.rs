@@ -39,7 +39,8 @@ pub(crate) fn poll_read<E: StreamSocket>(
 where
     for<'a> &'a E: Read + Write,
 {
-    evented.poll_io(cx, Direction::Read, |io| (&mut &*io).read(buf))
+    let requested = buf.len();
+    evented.poll_transfer(cx, Direction::Read, requested, |io| (&mut &*io).read(buf))
 }
 
 pub(crate) fn poll_read_vectored<E: StreamSocket>(
@@ -50,7 +51,10 @@ pub(crate) fn poll_read_vectored<E: StreamSocket>(
 where
     for<'a> &'a E: Read + Write,
 {
-    evented.poll_io(cx, Direction::Read, |io| (&mut &*io).read_vectored(bufs))
+    let requested = bufs.iter().map(|buf| buf.len()).sum();
+    evented.poll_transfer(cx, Direction::Read, requested, |io| {
+        (&mut &*io).read_vectored(bufs)
+    })
 }
 
 pub(crate) fn poll_write<E: StreamSocket>(
@@ -61,7 +65,7 @@ pub(crate) fn poll_write<E: StreamSocket>(
 where
     for<'a> &'a E: Read + Write,
 {
-    evented.poll_io(cx, Direction::Write, |io| (&mut &*io).write(buf))
+    evented.poll_transfer(cx, Direction::Write, buf.len(), |io| (&mut &*io).write(buf))
 }
 
 pub(crate) fn poll_write_vectored<E: StreamSocket>(
@@ -72,7 +76,10 @@ pub(crate) fn poll_write_vectored<E: StreamSocket>(
 where
     for<'a> &'a E: Read + Write,
 {
-    evented.poll_io(cx, Direction::Write, |io| (&mut &*io).write_vectored(bufs))
+    let requested = bufs.iter().map(|buf| buf.len()).sum();
+    evented.poll_transfer(cx, Direction::Write, requested, |io| {
+        (&mut &*io).write_vectored(bufs)
+    })
 }
 
 /// Shuts the write side down (the stream's `close`); a peer that already left is no error.

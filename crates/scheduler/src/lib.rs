@@ -80,7 +80,7 @@ pub use global_queue::GlobalQueue;
 #[cfg(feature = "bench-internals")]
 pub use local_queue::LOCAL_QUEUE_CAPACITY;
 pub use metrics::{SchedulerMetrics, WorkerMetrics};
-pub use park_driver::{install_park_driver, ParkDriver};
+pub use park_driver::{install_park_driver, ParkDriver, DRIVER_POLL_INTERVAL};
 pub use scheduler::{
     default_core_pool_size, CoroutineScheduler, SchedulerBuilder, SchedulerCounters,
     ShutdownReport, DEFAULT_EXTRA_THREADS, DEFAULT_KEEP_ALIVE, MIN_THREAD_STACK_SIZE,

@@ -24,7 +24,8 @@ use std::time::Duration;
 /// * If what it waited for wakes tasks (a reactor delivering readiness), it calls
 ///   `about_to_wake` once, before the first of those wake-ups: the worker then counts as
 ///   searching, so the tasks it is about to wake do not wake another worker, and it runs them
-///   itself when `park` returns (no hop through another thread).
+///   itself when `park` returns (no hop through another thread). It must not block after
+///   that call (an `unpark` from then on may not reach it).
 /// * [`unpark`](ParkDriver::unpark) is called (from any thread) when a worker that may be
 ///   inside `park` is woken: a `park` that has called `woken` and not yet returned must return
 ///   soon after.
@@ -35,7 +36,19 @@ pub trait ParkDriver: Send + Sync + 'static {
 
     /// Makes a `park` in progress return.
     fn unpark(&self);
+
+    /// Delivers what is ready now, without waiting, unless another thread drives; `true` if
+    /// it woke tasks. A busy worker calls it every [`DRIVER_POLL_INTERVAL`] tasks and before
+    /// it looks for work elsewhere, outside any task, so the tasks it wakes go to its own
+    /// queue (tokio's `event_interval`). The default does nothing.
+    fn poll_now(&self) -> bool {
+        false
+    }
 }
+
+/// Tasks a worker runs between two [`ParkDriver::poll_now`] calls (tokio's default
+/// `event_interval`, 61).
+pub const DRIVER_POLL_INTERVAL: u32 = 61;
 
 static DRIVER: OnceLock<&'static dyn ParkDriver> = OnceLock::new();
 

@@ -5,8 +5,12 @@
 //! parking and unparking, never while dispatching to a busy pool.
 //!
 //! With a [`ParkDriver`](crate::ParkDriver) installed the sleep is the driver's wait: `driving`
-//! is set under the mutex before the driver is entered, and an unpark that sees it interrupts
-//! the driver, so the token is never left unseen while the thread waits in the driver.
+//! is set under the mutex before the driver is entered, `polling` when the thread holds the
+//! driver and passed its `woken` check (and cleared once the driver delivers events, after
+//! which it does not block). An unpark that sees `polling` interrupts the driver; one that sees
+//! `driving` alone needs nothing (the thread re-reads the token under the mutex before it
+//! blocks anywhere); only a thread outside the driver is woken through the condition variable.
+//! So the token is never left unseen, at one system call per unpark at most.
 
 use std::time::Duration;
 
@@ -16,8 +20,11 @@ use crate::loom::sync::{lock, Condvar, Mutex};
 struct State {
     /// The wake-up token.
     notified: bool,
-    /// The thread is (about to be) inside the park driver.
+    /// The thread is inside the park driver's `park` (maybe waiting for its turn to drive).
     driving: bool,
+    /// The thread holds the driver and passed its `woken` check: it waits (or is about to) in
+    /// the driver, and only [`ParkDriver::unpark`](crate::ParkDriver::unpark) reaches it.
+    polling: bool,
 }
 
 /// A one-thread sleep/wake primitive with a sticky notification token.
@@ -38,9 +45,22 @@ impl Parker {
             if let Some(driver) = crate::park_driver::park_driver() {
                 state.driving = true;
                 drop(state);
-                let drove = driver.park(timeout, &|| lock(&self.state).notified, about_to_wake);
+                let woken = || {
+                    let mut state = lock(&self.state);
+                    state.polling = !state.notified;
+                    state.notified
+                };
+                // Once the driver delivers events it does not block again: a waker from then on
+                // need not interrupt it (no write to the driver's waker, and no spurious
+                // return of its next wait).
+                let delivering = || {
+                    lock(&self.state).polling = false;
+                    about_to_wake();
+                };
+                let drove = driver.park(timeout, &woken, &delivering);
                 state = lock(&self.state);
                 state.driving = false;
+                state.polling = false;
                 if drove {
                     return std::mem::take(&mut state.notified);
                 }
@@ -67,16 +87,22 @@ impl Parker {
     }
 
     /// Wakes the sleeper, or makes its next park return at once.
+    ///
+    /// One system call at most: a thread inside the driver is not on the condition variable
+    /// (it re-reads the token under the mutex after the driver returns, and before the driver
+    /// blocks through `woken`), so only a polling one needs the driver interrupted, and only a
+    /// thread outside the driver needs the condition variable.
     pub(crate) fn unpark(&self) {
         let mut state = lock(&self.state);
         state.notified = true;
-        let driving = state.driving;
+        let (driving, polling) = (state.driving, state.polling);
         drop(state);
-        if driving {
+        if polling {
             if let Some(driver) = crate::park_driver::park_driver() {
                 driver.unpark();
             }
+        } else if !driving {
+            self.condvar.notify_one();
         }
-        self.condvar.notify_one();
     }
 }

@@ -50,6 +50,7 @@ use corral_core::Runnable;
 
 use crate::idle::Wake;
 use crate::local_queue::Owner;
+use crate::park_driver::DRIVER_POLL_INTERVAL;
 use crate::pool::Pool;
 use crate::run_next::RUN_NEXT_STEAL_DELAY;
 
@@ -143,10 +144,17 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
             stall_probe,
         });
     });
+    // Tasks since the last `poll_now`: the only cost of the hook on this loop without a driver.
+    let mut since_driver_poll = 0;
     loop {
         let next = with_worker(Worker::next_task);
         match next {
             Next::Run(task, Kind::Cpu) => {
+                since_driver_poll += 1;
+                if since_driver_poll == DRIVER_POLL_INTERVAL {
+                    since_driver_poll = 0;
+                    poll_driver();
+                }
                 with_worker(|worker| {
                     let slot = worker.pool.slot(worker.index);
                     slot.counters.poll();
@@ -167,6 +175,11 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
             }
             Next::RetryAfter(delay) => std::thread::sleep(delay),
             Next::Park => {
+                // What the reactor has ready is work too: wake it into this worker's queue
+                // and look again before sleeping.
+                if poll_driver() {
+                    continue;
+                }
                 if !with_worker(Worker::park) {
                     break;
                 }
@@ -178,6 +191,12 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
         .expect("the worker's own state");
     worker.exit();
     pool.thread_exited();
+}
+
+/// Lets the park driver deliver what is ready, outside the worker's borrow so the tasks it
+/// wakes land in this worker's queue; `true` if it woke any.
+fn poll_driver() -> bool {
+    crate::park_driver::park_driver().is_some_and(|driver| driver.poll_now())
 }
 
 fn with_worker<R>(f: impl FnOnce(&mut Worker) -> R) -> R {
