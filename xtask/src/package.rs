@@ -118,6 +118,7 @@ pub(crate) fn run() -> Result<(), DynError> {
         fs::remove_dir_all(&check_dir)
             .map_err(|e| format!("cannot empty {}: {e}", check_dir.display()))?;
     }
+    forget_unpacked_overlays(&names)?;
     let mut cmd = Cmd::cargo()
         .env("CARGO_TARGET_DIR", &check_dir)
         .args(["package", "--allow-dirty"]);
@@ -127,6 +128,43 @@ pub(crate) fn run() -> Result<(), DynError> {
     cmd.run().map_err(|e| {
         format!("{e}\na published crate would not package; cargo's error above names it").into()
     })
+}
+
+/// Cargo unpacks the overlay's `.crate` files into `$CARGO_HOME/registry/src/-<hash>/`, the
+/// hash naming the overlay's path, and never unpacks a crate again whose directory is already
+/// there: a second run from the same checkout would verify against the first run's sources.
+/// So the unpacked copies of the published crates in local sources (the directories whose
+/// name starts with `-`; crates.io's are named after its index) are removed first.
+fn forget_unpacked_overlays(names: &[&str]) -> Result<(), DynError> {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")));
+    let Some(sources) = cargo_home.map(|home| home.join("registry").join("src")) else {
+        return Ok(());
+    };
+    let Ok(local_sources) = fs::read_dir(&sources) else {
+        return Ok(()); // nothing was ever unpacked
+    };
+    for source in local_sources.flatten() {
+        if !source.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for unpacked in fs::read_dir(source.path())?.flatten() {
+            let file_name = unpacked.file_name();
+            let file_name = file_name.to_string_lossy();
+            let ours = names.iter().any(|name| {
+                file_name
+                    .strip_prefix(*name)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
+            });
+            if ours {
+                fs::remove_dir_all(unpacked.path())
+                    .map_err(|e| format!("cannot remove {}: {e}", unpacked.path().display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The problems with `krate`'s metadata, one line each, naming the crate.
