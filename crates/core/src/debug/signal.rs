@@ -53,14 +53,13 @@ fn install() -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("corral-debug-dump".into())
         .spawn(move || dumper(read_end))?;
-    // SAFETY: an all-zero `sigaction` is a valid value (empty mask, no flags) that is then
-    // filled in before use.
+    // An all-zero `sigaction` has an empty mask and no flags; it is filled in before use.
+    // SAFETY: all-zero bytes are a valid value of the plain C struct `sigaction`.
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
     action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
     action.sa_flags = libc::SA_RESTART;
-    // The action is a valid, initialised sigaction whose handler only makes an
-    // async-signal-safe call, and passing no old action is allowed.
-    // SAFETY: so `sigaction` gets the arguments it documents.
+    // The handler makes only an async-signal-safe call (`write` to a non-blocking pipe).
+    // SAFETY: `action` is an initialised sigaction and a null old action is allowed.
     if unsafe { libc::sigaction(DUMP_SIGNAL, &action, std::ptr::null_mut()) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -70,8 +69,8 @@ fn install() -> std::io::Result<()> {
 fn dumper(read_end: libc::c_int) {
     let mut buffer = [0u8; 16];
     loop {
-        // SAFETY: `buffer` is writable for its whole length and `read_end` is the pipe's open
-        // read end, owned by this thread.
+        // `read_end` is the pipe's open read end, owned by this thread.
+        // SAFETY: `buffer` is writable for its whole length and `read_end` is an open descriptor.
         let read = unsafe { libc::read(read_end, buffer.as_mut_ptr().cast(), buffer.len()) };
         if read < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
             continue;

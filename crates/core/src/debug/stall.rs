@@ -488,11 +488,10 @@ fn monitor(threshold: Duration) {
 }
 
 fn report(task_id: u64, location: *mut Location<'static>, running: Duration, handed_off: bool) {
-    // Probes only ever hold null or pointers made from `&'static Location` by `begin`.
-    let location: Option<&'static Location<'static>> =
-        // SAFETY: a non-null pointer came from a `&'static Location<'static>`, so it is valid
-        // for reads for the rest of the program and never written through.
-        unsafe { location.as_ref() };
+    // Probes only ever hold null or pointers made from `&'static Location` by `begin`, valid
+    // for reads for the rest of the program and never written through.
+    // SAFETY: a non-null `location` came from a `&'static Location<'static>` (see above).
+    let location: Option<&'static Location<'static>> = unsafe { location.as_ref() };
     let name = super::registry::name_of(task_id);
     let running_ms = u64::try_from(running.as_millis()).unwrap_or(u64::MAX);
     tracing::warn!(
