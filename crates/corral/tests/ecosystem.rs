@@ -35,23 +35,12 @@ fn async_channel_senders_and_receivers_cancelled_while_waiting() {
             })
             .collect();
         assert!(eventually(|| waiting.load(Ordering::SeqCst) == WAITERS).await);
-        let (cancelled, kept): (Vec<_>, Vec<_>) = senders
-            .into_iter()
-            .enumerate()
-            .partition(|(index, _)| index % 2 == 0);
-        for (_, job) in &cancelled {
-            job.cancel();
-        }
-        join_all(
-            "senders",
-            cancelled.into_iter().map(|(_, job)| job).collect(),
-        )
-        .await;
+        let kept = cancel_every_other("senders", senders).await;
         let mut received = Vec::new();
         for _ in 0..=WAITERS / 2 {
             received.push(receiver.recv().await.unwrap());
         }
-        join_all("senders", kept.into_iter().map(|(_, job)| job).collect()).await;
+        join_all("senders", kept).await;
         assert!(receiver.try_recv().is_err(), "a cancelled send arrived");
         received.sort_unstable();
         let mut expected: Vec<usize> = (1..WAITERS).step_by(2).collect();
@@ -75,22 +64,11 @@ fn async_channel_senders_and_receivers_cancelled_while_waiting() {
             .collect();
         assert!(eventually(|| receiver.receiver_count() == WAITERS + 1).await);
         delay(Duration::from_millis(10)).await; // let them all reach `recv`
-        let (cancelled, kept): (Vec<_>, Vec<_>) = receivers
-            .into_iter()
-            .enumerate()
-            .partition(|(index, _)| index % 2 == 0);
-        for (_, job) in &cancelled {
-            job.cancel();
-        }
-        join_all(
-            "receivers",
-            cancelled.into_iter().map(|(_, job)| job).collect(),
-        )
-        .await;
+        let kept = cancel_every_other("receivers", receivers).await;
         for value in 0..WAITERS / 2 {
             sender.send(value).await.unwrap();
         }
-        join_all("receivers", kept.into_iter().map(|(_, job)| job).collect()).await;
+        join_all("receivers", kept).await;
         got.load(Ordering::SeqCst)
     });
     assert_eq!(out.unwrap(), WAITERS / 2);
@@ -189,23 +167,27 @@ fn futures_mutex_waiters_cancelled_while_waiting_on_every_confined_dispatcher() 
             .collect();
         assert!(eventually(|| waiting.load(Ordering::SeqCst) == WAITERS).await);
         delay(Duration::from_millis(10)).await;
-        let (cancelled, kept): (Vec<_>, Vec<_>) = jobs
-            .into_iter()
-            .enumerate()
-            .partition(|(index, _)| index % 2 == 0);
-        for (_, job) in &cancelled {
-            job.cancel();
-        }
-        join_all(
-            "cancelled",
-            cancelled.into_iter().map(|(_, job)| job).collect(),
-        )
-        .await;
+        let kept = cancel_every_other("cancelled", jobs).await;
         drop(held);
-        join_all("kept", kept.into_iter().map(|(_, job)| job).collect()).await;
+        join_all("kept", kept).await;
         let total = *mutex.lock().await;
         total
     });
     pool.close();
     assert_eq!(out.unwrap(), WAITERS / 2);
+}
+
+/// Cancels the waiters at even indices and waits until they have ended (`what` names them in
+/// a timeout); returns the others, still waiting.
+async fn cancel_every_other(what: &str, waiters: Vec<Job>) -> Vec<Job> {
+    let (cancelled, kept): (Vec<_>, Vec<_>) = waiters
+        .into_iter()
+        .enumerate()
+        .partition(|(index, _)| index % 2 == 0);
+    let cancelled: Vec<Job> = cancelled.into_iter().map(|(_, job)| job).collect();
+    for job in &cancelled {
+        job.cancel();
+    }
+    join_all(what, cancelled).await;
+    kept.into_iter().map(|(_, job)| job).collect()
 }
