@@ -31,12 +31,47 @@ use crate::job::Job;
 /// ```
 #[derive(Clone, Default)]
 pub struct Context {
-    dispatcher: Option<Dispatcher>,
+    elements: Elements,
     job: Option<JobElement>,
+}
+
+/// The elements of a [`Context`] other than its job element: what a coroutine keeps of the
+/// context it was created with, since its job is the coroutine itself (24 bytes fewer per
+/// coroutine than a whole `Context` with an always-empty job slot). Frames of running code
+/// point at one of these; [`current_context`](crate::current_context) adds the frame's job
+/// back.
+#[derive(Clone, Default)]
+pub(crate) struct Elements {
+    dispatcher: Option<Dispatcher>,
     name: Option<CoroutineName>,
     handler: Option<CoroutineExceptionHandler>,
     /// The user's values; `None` (one pointer, no reference count) when there are none.
     values: Option<Arc<Values>>,
+}
+
+impl Elements {
+    /// The dispatcher, if the context names one.
+    pub(crate) fn dispatcher(&self) -> Option<&Dispatcher> {
+        self.dispatcher.as_ref()
+    }
+
+    /// The coroutine name, if any.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_ref().map(CoroutineName::as_str)
+    }
+
+    /// The user's values, if any.
+    pub(crate) fn values(&self) -> Option<&Arc<Values>> {
+        self.values.as_ref()
+    }
+
+    /// A context of these elements and `job`.
+    pub(crate) fn to_context(&self, job: Option<JobElement>) -> Context {
+        Context {
+            elements: self.clone(),
+            job,
+        }
+    }
 }
 
 /// The job element of a context: a parent job, or `NonCancellable` (no parent, never
@@ -58,7 +93,7 @@ impl Context {
 
     /// The dispatcher, if the context names one.
     pub fn dispatcher(&self) -> Option<&Dispatcher> {
-        self.dispatcher.as_ref()
+        self.elements.dispatcher()
     }
 
     /// The job, if the context names one (not `NonCancellable`).
@@ -81,30 +116,38 @@ impl Context {
 
     /// The coroutine name, if any.
     pub fn name(&self) -> Option<&str> {
-        self.name.as_ref().map(CoroutineName::as_str)
+        self.elements.name()
     }
 
     /// The exception handler, if any.
     pub fn exception_handler(&self) -> Option<&CoroutineExceptionHandler> {
-        self.handler.as_ref()
+        self.elements.handler.as_ref()
     }
 
     /// The value of type `T` put in the context with [`ContextValue`](crate::ContextValue) (or
     /// the element of a [`ThreadElement`](crate::ThreadElement)), if any.
     pub fn value<T: 'static>(&self) -> Option<&T> {
-        self.values.as_deref().and_then(Values::get::<T>)
+        self.elements.values.as_deref().and_then(Values::get::<T>)
     }
 
-    /// The user's values, if any.
-    pub(crate) fn values(&self) -> Option<&Arc<Values>> {
-        self.values.as_ref()
+    /// The elements other than the job element.
+    pub(crate) fn elements(&self) -> &Elements {
+        &self.elements
+    }
+
+    /// The elements other than the job element, which is dropped.
+    pub(crate) fn into_elements(self) -> Elements {
+        self.elements
     }
 
     /// A context holding only `values`.
     pub(crate) fn from_values(values: Arc<Values>) -> Context {
         Context {
-            values: Some(values),
-            ..Context::default()
+            elements: Elements {
+                values: Some(values),
+                ..Elements::default()
+            },
+            job: None,
         }
     }
 
@@ -123,7 +166,7 @@ impl Context {
 
     /// Replaces the dispatcher.
     pub fn with_dispatcher(mut self, dispatcher: Dispatcher) -> Context {
-        self.dispatcher = Some(dispatcher);
+        self.elements.dispatcher = Some(dispatcher);
         self
     }
 
@@ -151,27 +194,28 @@ impl Context {
     /// Adds a dispatcher only if the context has none (kotlinx `newCoroutineContext` adds its
     /// default dispatcher this way).
     pub fn or_dispatcher(mut self, dispatcher: impl FnOnce() -> Dispatcher) -> Context {
-        if self.dispatcher.is_none() {
-            self.dispatcher = Some(dispatcher());
+        if self.elements.dispatcher.is_none() {
+            self.elements.dispatcher = Some(dispatcher());
         }
         self
     }
 
     fn merge(mut self, right: Context) -> Context {
-        if right.dispatcher.is_some() {
-            self.dispatcher = right.dispatcher;
-        }
         if right.job.is_some() {
             self.job = right.job;
         }
+        let (left, right) = (&mut self.elements, right.elements);
+        if right.dispatcher.is_some() {
+            left.dispatcher = right.dispatcher;
+        }
         if right.name.is_some() {
-            self.name = right.name;
+            left.name = right.name;
         }
         if right.handler.is_some() {
-            self.handler = right.handler;
+            left.handler = right.handler;
         }
         if right.values.is_some() {
-            self.values = Values::merge(self.values.take(), right.values);
+            left.values = Values::merge(left.values.take(), right.values);
         }
         self
     }
@@ -180,7 +224,7 @@ impl Context {
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut list = f.debug_list();
-        if let Some(d) = &self.dispatcher {
+        if let Some(d) = &self.elements.dispatcher {
             list.entry(&format_args!("{d}"));
         }
         match &self.job {
@@ -192,13 +236,18 @@ impl fmt::Debug for Context {
             }
             None => {}
         }
-        if let Some(name) = &self.name {
+        if let Some(name) = &self.elements.name {
             list.entry(name);
         }
-        if self.handler.is_some() {
+        if self.elements.handler.is_some() {
             list.entry(&format_args!("CoroutineExceptionHandler"));
         }
-        for name in self.values.iter().flat_map(|values| values.type_names()) {
+        for name in self
+            .elements
+            .values
+            .iter()
+            .flat_map(|values| values.type_names())
+        {
             list.entry(&format_args!("ContextValue<{name}>"));
         }
         list.finish()
@@ -233,8 +282,11 @@ macro_rules! context_element {
 }
 
 context_element!(Dispatcher, |dispatcher| Context {
-    dispatcher: Some(dispatcher),
-    ..Context::default()
+    elements: Elements {
+        dispatcher: Some(dispatcher),
+        ..Elements::default()
+    },
+    job: None,
 });
 context_element!(Job, |job| Context {
     job: Some(JobElement::Job(job)),
@@ -245,12 +297,18 @@ context_element!(NonCancellable, |_nc| Context {
     ..Context::default()
 });
 context_element!(CoroutineName, |name| Context {
-    name: Some(name),
-    ..Context::default()
+    elements: Elements {
+        name: Some(name),
+        ..Elements::default()
+    },
+    job: None,
 });
 context_element!(CoroutineExceptionHandler, |handler| Context {
-    handler: Some(handler),
-    ..Context::default()
+    elements: Elements {
+        handler: Some(handler),
+        ..Elements::default()
+    },
+    job: None,
 });
 
 impl From<&Context> for Context {
@@ -329,5 +387,18 @@ impl CoroutineExceptionHandler {
 impl fmt::Debug for CoroutineExceptionHandler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad("CoroutineExceptionHandler { .. }")
+    }
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod layout_tests {
+    use std::mem::size_of;
+
+    /// What a coroutine keeps of its context: no job slot (`docs/architecture.md`, "What a
+    /// coroutine costs").
+    #[test]
+    fn a_coroutine_keeps_48_bytes_of_its_context() {
+        assert_eq!(size_of::<super::Elements>(), 48);
+        assert_eq!(size_of::<super::Context>(), 72);
     }
 }

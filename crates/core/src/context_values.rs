@@ -233,7 +233,7 @@ mod tests {
         assert_eq!(context.value::<&str>(), Some(&"a"));
         assert_eq!(context.value::<u64>(), None);
         assert_eq!(context.name(), Some("n"));
-        let values = context.values().expect("values");
+        let values = context.elements().values().expect("values");
         assert_eq!(values.entries.len(), 2);
         assert!(values
             .entries
@@ -246,13 +246,13 @@ mod tests {
         let context = Context::from(ContextValue::new(7_i8));
         let with_name = context.clone() + CoroutineName::new("x");
         assert!(Arc::ptr_eq(
-            context.values().expect("values"),
-            with_name.values().expect("values")
+            context.elements().values().expect("values"),
+            with_name.elements().values().expect("values")
         ));
         let on_the_left = Context::new() + context.clone();
         assert!(Arc::ptr_eq(
-            context.values().expect("values"),
-            on_the_left.values().expect("values")
+            context.elements().values().expect("values"),
+            on_the_left.elements().values().expect("values")
         ));
     }
 }

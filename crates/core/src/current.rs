@@ -66,7 +66,7 @@ use std::ptr;
 use std::sync::Weak;
 use std::task::{Poll, Waker};
 
-use crate::context::Context;
+use crate::context::{Context, Elements, JobElement};
 use crate::dispatcher::Dispatcher;
 use crate::error::JobError;
 use crate::job::{Job, JobNode};
@@ -77,7 +77,7 @@ use crate::trampoline;
 pub(crate) struct Frame {
     job: *const Job,
     /// The context of the frame; its job element, if any, is never read (the job is `job`).
-    context: *const Context,
+    context: *const Elements,
     /// The job whose node holds `shields` (see "Who owns a shield" in the module docs).
     owner: *const Job,
     /// `owner`'s counters, read directly on every poll (no virtual call).
@@ -123,7 +123,7 @@ impl Frame {
     /// `owner`'s node must hold `shields` (`JobNode::shields`).
     pub(crate) fn new(
         job: &Job,
-        context: &Context,
+        context: &Elements,
         owner: &Job,
         shields: &Shields,
         bases: ShieldBases,
@@ -152,7 +152,7 @@ impl Frame {
     pub(crate) fn nested(
         &self,
         job: &Job,
-        context: &Context,
+        context: &Elements,
         bases: ShieldBases,
         runs_on: Option<&Dispatcher>,
     ) -> Frame {
@@ -191,7 +191,7 @@ impl Frame {
         unsafe { &*self.job }
     }
 
-    pub(crate) fn context(&self) -> &Context {
+    pub(crate) fn context(&self) -> &Elements {
         // The context was lent by the poll that built this frame and outlives the frame.
         // SAFETY: rule 1 of the module docs keeps `context` valid while `&self` is borrowed.
         unsafe { &*self.context }
@@ -479,7 +479,13 @@ pub fn current_job() -> Option<Job> {
 
 /// The context of the current coroutine frame, its job included; `None` outside coroutines.
 pub fn current_context() -> Option<Context> {
-    with_frame(|frame| frame.map(|frame| frame.context().clone().with_job(frame.job().clone())))
+    with_frame(|frame| {
+        frame.map(|frame| {
+            frame
+                .context()
+                .to_context(Some(JobElement::Job(frame.job().clone())))
+        })
+    })
 }
 
 /// The dispatcher hosting the current coroutine's code right now (`None` outside coroutines

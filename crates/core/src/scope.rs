@@ -203,11 +203,10 @@ where
                 None => Ok(()),
             };
             let polled = match (started, this.future.as_mut().as_pin_mut()) {
-                (Ok(()), Some(block)) => {
-                    Ok(thread_context::around_scope_poll(this.context, || {
-                        current::enter_catching(&frame, || block.poll(cx))
-                    }))
-                }
+                (Ok(()), Some(block)) => Ok(thread_context::around_scope_poll(
+                    this.context.elements(),
+                    || current::enter_catching(&frame, || block.poll(cx)),
+                )),
                 (Ok(()), None) => unreachable!("the block is running"),
                 (Err(error), _) => Err(error),
             };
@@ -247,8 +246,16 @@ fn block_frame(
 ) -> Frame {
     node.set_waker(waker);
     current::with_frame(|outer| match outer {
-        Some(outer) => outer.nested(job, context, bases, runs_on),
-        None => Frame::new(job, context, job, &node.shields, bases, None, runs_on),
+        Some(outer) => outer.nested(job, context.elements(), bases, runs_on),
+        None => Frame::new(
+            job,
+            context.elements(),
+            job,
+            &node.shields,
+            bases,
+            None,
+            runs_on,
+        ),
     })
 }
 

@@ -28,7 +28,7 @@ use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
-use crate::context::Context;
+use crate::context::{Context, Elements};
 use crate::context_values::{Element, Entry, Values};
 use crate::current;
 use crate::error::report_uncaught_panic;
@@ -182,7 +182,7 @@ impl<E: ThreadContextElement> Drop for Restore<'_, E> {
 /// Runs `poll` with the thread elements of `context` installed (the run loop calls this
 /// around every run of a task). One branch when the context has no values.
 #[inline(always)]
-pub(crate) fn around_poll<R>(context: &Context, poll: impl FnOnce() -> R) -> R {
+pub(crate) fn around_poll<R>(context: &Elements, poll: impl FnOnce() -> R) -> R {
     match context.values() {
         Some(values) if values.has_thread_elements() => install(values, poll),
         _ => poll(),
@@ -192,7 +192,7 @@ pub(crate) fn around_poll<R>(context: &Context, poll: impl FnOnce() -> R) -> R {
 /// [`around_poll`] for a scope frame polled inside its caller's frame: installs the elements
 /// only when the scope's values are not the caller's (the caller's poll installed those).
 #[inline(always)]
-pub(crate) fn around_scope_poll<R>(context: &Context, poll: impl FnOnce() -> R) -> R {
+pub(crate) fn around_scope_poll<R>(context: &Elements, poll: impl FnOnce() -> R) -> R {
     match context.values() {
         Some(values) if values.has_thread_elements() && !callers_values(values) => {
             install(values, poll)

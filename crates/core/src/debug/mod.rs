@@ -58,7 +58,7 @@ pub use self::stall::{
     stall_handoff, stall_threshold, StallConfigError, StallHandoff, WorkerProbe, WorkerProbeGuard,
     HANDOFF_ENV, STALL_ENV,
 };
-use crate::context::Context;
+use crate::context::Elements;
 
 /// The environment variable that installs the probes at start-up (`1`; `0` or empty: not).
 pub const DEBUG_ENV: &str = "CORRAL_DEBUG";
@@ -136,7 +136,7 @@ pub fn dump() -> Dump {
 pub(crate) fn on_spawn<P: Probe>(
     task: &Arc<P>,
     id: u64,
-    context: &Context,
+    context: &Elements,
     kind: &'static str,
     location: &'static Location<'static>,
 ) {

@@ -180,12 +180,22 @@ struct JobInner {
     /// Completion entries in registration order.
     completion: Entries,
     body_done: bool,
-    /// The errors collected while cancelling (kotlinx `Finishing`).
+    /// The errors collected while cancelling (kotlinx `Finishing`), then the final error
+    /// ([`JobInner::final_error`]).
     causes: Causes,
     /// Whether the parent has been told about the root failure (so it is told once).
     parent_notified: bool,
-    /// Set once the final state is reached.
-    final_error: Option<JobError>,
+}
+
+impl JobInner {
+    /// The final error: `None` before the final state and after a normal end.
+    fn final_error(&self) -> Option<&JobError> {
+        if self.state.is_completed() {
+            self.causes.final_error()
+        } else {
+            None
+        }
+    }
 }
 
 /// A user completion handler: called once with the final error (`None` after a normal end).
@@ -251,7 +261,6 @@ impl JobCore {
                 body_done: false,
                 causes: Causes::default(),
                 parent_notified: false,
-                final_error: None,
             }),
         }
     }
@@ -278,7 +287,7 @@ impl JobCore {
 
     /// The final error, once the job is final (`None` if it completed normally or is not final).
     pub(crate) fn final_error(&self) -> Option<JobError> {
-        lock(&self.inner).final_error.clone()
+        lock(&self.inner).final_error().cloned()
     }
 
     /// The current cancellation cause (for `ensure_active` and `current error` queries): the
@@ -289,7 +298,7 @@ impl JobCore {
         match inner.state {
             // Final: `take_finalization` moved the causes into `final_error`, so the cause is
             // read from there.
-            JobState::Cancelled => Some(cause::cancelled_cause(inner.final_error.as_ref())),
+            JobState::Cancelled => Some(cause::cancelled_cause(inner.final_error())),
             JobState::Cancelling => Some(inner.causes.cancelling_cause()),
             JobState::Completed => Some(JobError::cancelled("Job has completed")),
             _ => None,
@@ -303,7 +312,7 @@ impl JobCore {
         let inner = lock(&self.inner);
         match inner.state {
             JobState::Cancelling => inner.causes.root_failure().cloned(),
-            JobState::Cancelled => inner.final_error.clone().filter(JobError::is_failure),
+            JobState::Cancelled => inner.final_error().filter(|e| e.is_failure()).cloned(),
             _ => None,
         }
     }
@@ -337,7 +346,7 @@ impl JobCore {
         let mut inner = lock(&self.inner);
         let cancel_with = match inner.state {
             JobState::Completed | JobState::Cancelled => {
-                return Attach::Refused(cause::refused_child_cause(inner.final_error.as_ref()))
+                return Attach::Refused(cause::refused_child_cause(inner.final_error()))
             }
             JobState::Cancelling => Some(inner.causes.child_cancellation_cause()),
             _ => None,
@@ -625,7 +634,9 @@ impl JobCore {
         let mut inner = lock(&self.inner);
         match inner.state {
             JobState::Cancelling => Err((handler, inner.causes.root_cause().cloned())),
-            JobState::Cancelled | JobState::Completed => Err((handler, inner.final_error.clone())),
+            JobState::Cancelled | JobState::Completed => {
+                Err((handler, inner.final_error().cloned()))
+            }
             JobState::New | JobState::Active | JobState::Completing => Ok(inner
                 .completion
                 .insert(CompletionEntry::CancellingHandler(handler))),
@@ -681,7 +692,7 @@ impl JobCore {
         } else {
             None
         };
-        inner.final_error = final_error;
+        inner.causes.set_final(final_error);
         Some(Finalization {
             final_error: for_completion,
             suppressed,
@@ -812,5 +823,17 @@ impl fmt::Debug for JobCore {
             .field("kind", &self.kind)
             .field("state", &self.state())
             .finish_non_exhaustive()
+    }
+}
+#[cfg(all(test, target_pointer_width = "64"))]
+mod layout_tests {
+    use std::mem::size_of;
+
+    /// The bytes every coroutine pays for its job (`docs/architecture.md`, "What a coroutine
+    /// costs"): a change that grows them should be deliberate.
+    #[test]
+    fn a_job_costs_136_bytes() {
+        assert_eq!(size_of::<super::JobInner>(), 112);
+        assert_eq!(size_of::<super::JobCore>(), 136);
     }
 }

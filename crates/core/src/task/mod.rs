@@ -7,7 +7,7 @@
 //!               │            └─ output: Option<T>                    (written once, taken once)
 //!               ├─ shields: shield counters (`current`)
 //!               ├─ job:     JobCore (state byte + spin-lock-guarded tree data)
-//!               ├─ context: dispatcher, name, exception handler
+//!               ├─ elements: the context's dispatcher, name, exception handler, values
 //!               └─ location: the builder call that created it (`#[track_caller]`)
 //! ```
 //!
@@ -69,7 +69,7 @@ use std::sync::Arc;
 
 pub(crate) use self::body::{AsyncBody, Body, LaunchBody, TryLaunchBody};
 use self::stage::StageCell;
-use crate::context::Context;
+use crate::context::{Context, Elements};
 use crate::current::Shields;
 use crate::debug::{self, Probe, RunState};
 use crate::error::JobError;
@@ -85,7 +85,7 @@ pub(crate) struct Task<B: Body> {
     shields: Shields,
     job: JobCore,
     /// The coroutine's context without its job element (the job is `self`).
-    context: Context,
+    elements: Elements,
     /// Where the builder was called: for dumps, spans and stall warnings. Everything else
     /// debugging records lives in the debug registry, not here.
     location: &'static Location<'static>,
@@ -111,17 +111,24 @@ impl<B: Body> Task<B> {
             cell: StageCell::new(state, body),
             shields: Shields::new(),
             job: JobCore::new(kind, initial),
-            context,
+            elements: context.into_elements(),
             location,
         });
         debug::on_spawn(
             &task,
             task.job.id(),
-            &task.context,
+            &task.elements,
             kind.span_kind(),
             location,
         );
         task
+    }
+
+    /// Hands `error` to the coroutine's exception handler, which sees the coroutine's context
+    /// without its job (this also runs while the task is freed, when no handle to it can be
+    /// made). A rare path: the context is put together only here.
+    fn handle_exception(&self, error: &JobError) {
+        handler::handle_coroutine_exception(&self.elements.to_context(None), self.job.id(), error);
     }
 
     pub(crate) fn job(self: &Arc<Self>) -> Job {
@@ -160,7 +167,7 @@ impl<B: Body> Drop for Task<B> {
         let output = self.cell.take_unread_output();
         let output_failed = output.and_then(|value| catch(move || drop(value)).err());
         for error in stage_failed.iter().chain(&output_failed) {
-            handler::handle_coroutine_exception(&self.context, self.job.id(), error);
+            self.handle_exception(error);
         }
     }
 }
@@ -196,19 +203,19 @@ impl<B: Body> JobNode for Task<B> {
 
     fn report_unhandled(&self, error: &JobError) {
         if self.job.kind() == JobKind::Launch {
-            handler::handle_coroutine_exception(&self.context, self.job.id(), error);
+            self.handle_exception(error);
         }
     }
 
     fn completion_handlers_panicked(&self, panics: Vec<Box<dyn Any + Send>>) {
         for payload in panics {
             let error = JobError::from_panic(payload);
-            handler::handle_coroutine_exception(&self.context, self.job.id(), &error);
+            self.handle_exception(&error);
         }
     }
 
     fn name(&self) -> Option<&str> {
-        self.context.name()
+        self.elements.name()
     }
 }
 
@@ -218,11 +225,11 @@ impl<B: Body> Probe for Task<B> {
     }
 
     fn probe_name(&self) -> Option<String> {
-        self.context.name().map(str::to_owned)
+        self.elements.name().map(str::to_owned)
     }
 
     fn probe_dispatcher(&self) -> Option<String> {
-        self.context.dispatcher().map(ToString::to_string)
+        self.elements.dispatcher().map(ToString::to_string)
     }
 
     fn probe_run_state(&self) -> RunState {

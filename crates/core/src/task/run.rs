@@ -9,6 +9,7 @@ use super::body::Body;
 use super::stage::Running;
 use super::state::EndRun;
 use super::{catch, Task};
+use crate::context::JobElement;
 use crate::current::{self, Frame, ShieldBases, YieldRequest};
 use crate::debug;
 use crate::error::{DispatchError, JobError};
@@ -46,14 +47,14 @@ impl<B: Body> Task<B> {
             let yield_flag: *const dyn YieldRequest = &**self as &dyn YieldRequest;
             let frame = Frame::new(
                 job,
-                &self.context,
+                &self.elements,
                 job,
                 &self.shields,
                 ShieldBases::default(),
                 Some(yield_flag),
                 None, // a task runs on its context's dispatcher
             );
-            thread_context::around_poll(&self.context, || {
+            thread_context::around_poll(&self.elements, || {
                 debug::around_poll(job.id(), self.location, || {
                     current::enter(&frame, || {
                         self.step(&mut running, job, atomic_start, &frame)
@@ -84,7 +85,7 @@ impl<B: Body> Task<B> {
                 return Some((running.drop_stage(), None));
             }
             let body = running.take_closure();
-            let context = self.context.clone().with_job(job.clone());
+            let context = self.elements.to_context(Some(JobElement::Job(job.clone())));
             match catch(|| body.call(context)) {
                 Ok(future) => running.set_future(future),
                 Err(error) => return Some((BodyOutcome::Failed(error), None)),

@@ -43,7 +43,7 @@ impl<B: Body> Task<B> {
     /// needed. The caller owns the `SCHEDULED` bit.
     fn schedule(self: &Arc<Self>, fair: bool) {
         let runnable = Runnable::new(self.clone());
-        submit(self.context.dispatcher(), runnable, fair);
+        submit(self.elements.dispatcher(), runnable, fair);
     }
 
     /// [`schedule`](Self::schedule) with a reference the caller gives up (the runner's after a
@@ -53,7 +53,7 @@ impl<B: Body> Task<B> {
     /// task on another thread while `dispatch` is still executing, and a dispatcher owned only
     /// by tasks would then be freed under it; a `'static` one cannot be.
     pub(super) fn schedule_owned(self: Arc<Self>, fair: bool) {
-        match self.context.dispatcher().and_then(Dispatcher::as_static) {
+        match self.elements.dispatcher().and_then(Dispatcher::as_static) {
             Some(dispatcher) => submit_to(dispatcher, Runnable::new(self), fair),
             None => self.schedule(fair),
         }
