@@ -271,6 +271,33 @@ impl<B: Body> OutputSlot<B::Output> for Task<B> {
     }
 }
 
+#[cfg(all(test, target_pointer_width = "64"))]
+mod layout_tests {
+    use std::mem::size_of;
+
+    use super::{LaunchBody, Task};
+
+    fn task_size<F, Fut>(_: &F) -> usize
+    where
+        F: FnOnce(crate::Context) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        size_of::<Task<LaunchBody<F>>>()
+    }
+
+    /// The task of a `launch` whose closure captures one pointer, as `docs/architecture.md`
+    /// ("What a coroutine costs") adds it up field by field.
+    #[test]
+    fn a_launch_capturing_one_pointer_is_248_bytes() {
+        let captured = Box::new(1_u8);
+        let body = move |_| async move {
+            let _ = &captured;
+            std::future::pending::<()>().await;
+        };
+        assert_eq!(task_size(&body), 248);
+    }
+}
+
 #[cfg(all(test, not(corral_loom)))]
 mod tests {
     //! The task's endings without any dispatcher (its resumes run in place), so they also run
