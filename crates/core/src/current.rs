@@ -70,7 +70,7 @@ use crate::context::{Context, Elements, JobElement};
 use crate::dispatcher::Dispatcher;
 use crate::error::JobError;
 use crate::job::{Job, JobNode};
-use crate::loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use crate::trampoline;
 
 /// One coroutine frame; see the module docs.
@@ -82,8 +82,8 @@ pub(crate) struct Frame {
     owner: *const Job,
     /// `owner`'s counters, read directly on every poll (no virtual call).
     shields: *const Shields,
-    hard_base: u32,
-    watch_base: u32,
+    hard_base: ShieldLevel,
+    watch_base: ShieldLevel,
     /// Set by `yield_now` in the task that owns this frame (null outside tasks).
     yield_flag: Option<*const dyn YieldRequest>,
     /// Where this frame's code actually runs, when that is not its context's dispatcher (null
@@ -112,8 +112,8 @@ thread_local! {
 /// only when the counters are back at these values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ShieldBases {
-    hard: u32,
-    watch: u32,
+    hard: ShieldLevel,
+    watch: ShieldLevel,
 }
 
 impl Frame {
@@ -235,20 +235,23 @@ impl Frame {
 /// Relaxed throughout: they are raised and read only by the thread polling their owner. A guard
 /// lowered on another thread wakes the owner afterwards (see `ShieldGuard`'s drop), and that
 /// wake orders the decrement before the owner's next poll.
+///
+/// Five bytes: they live in the padding of every [`JobCore`](crate::job::state_machine::JobCore)
+/// (a task's, a scope frame's), so no job pays a word for them.
 #[derive(Debug, Default)]
 pub(crate) struct Shields {
     /// Raised by non-cancellable sections: nothing outside them is dropped.
-    hard: AtomicU32,
+    hard: AtomicU16,
     /// Raised by `with_cleanup` bodies: the `with_cleanup` drops its body itself, then runs its
     /// cleanup under a hard shield.
-    watch: AtomicU32,
+    watch: AtomicU16,
     /// Set during a poll by a suspension point that must see a later cancellation (see
     /// [`poll_on_cancel`]); the task reads and clears it before its next poll.
     poll_on_cancel: AtomicBool,
 }
 
 impl Shields {
-    fn counter(&self, kind: ShieldKind) -> &AtomicU32 {
+    fn counter(&self, kind: ShieldKind) -> &AtomicU16 {
         match kind {
             ShieldKind::Hard => &self.hard,
             ShieldKind::Watch => &self.watch,
@@ -259,8 +262,8 @@ impl Shields {
 impl Shields {
     pub(crate) fn new() -> Shields {
         Shields {
-            hard: AtomicU32::new(0),
-            watch: AtomicU32::new(0),
+            hard: AtomicU16::new(0),
+            watch: AtomicU16::new(0),
             poll_on_cancel: AtomicBool::new(false),
         }
     }
@@ -359,6 +362,11 @@ pub(crate) fn cancellation_requested() -> bool {
     with_frame(|frame| frame.is_some_and(Frame::cancellation_requested))
 }
 
+/// A shield counter's value: how many sections of one kind are open in one coroutine. 16 bits
+/// keep [`Shields`] inside a job's padding; raising past the maximum (65 535 nested sections)
+/// panics in the coroutine that tried, a failure of that coroutine.
+type ShieldLevel = u16;
+
 /// Which counter a [`ShieldGuard`] raises.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ShieldKind {
@@ -374,12 +382,17 @@ pub(crate) fn raise_shield(kind: ShieldKind) -> Option<ShieldGuard> {
 }
 
 fn raise_on(frame: &Frame, kind: ShieldKind) -> ShieldGuard {
+    let counter = frame.shields().counter(kind);
     // Relaxed: see `Shields`.
-    let level = frame
-        .shields()
-        .counter(kind)
-        .fetch_add(1, Ordering::Relaxed)
-        + 1;
+    let previous = counter.fetch_add(1, Ordering::Relaxed);
+    if previous == ShieldLevel::MAX {
+        counter.fetch_sub(1, Ordering::Relaxed);
+        panic!(
+            "more than {} nested non-cancellable sections or `with_cleanup` bodies in one coroutine",
+            ShieldLevel::MAX
+        );
+    }
+    let level = previous + 1;
     ShieldGuard {
         owner: frame.owner().downgrade(),
         kind,
@@ -413,7 +426,7 @@ pub(crate) struct ShieldGuard {
     owner: Weak<dyn JobNode>,
     kind: ShieldKind,
     /// The counter's value right after this guard raised it.
-    level: u32,
+    level: ShieldLevel,
 }
 
 impl ShieldGuard {

@@ -11,7 +11,7 @@ pub(crate) mod sync {
 
     pub(crate) mod atomic {
         pub(crate) use std::sync::atomic::{
-            AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+            AtomicBool, AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering,
         };
     }
 
@@ -30,7 +30,7 @@ pub(crate) mod sync {
 
     pub(crate) mod atomic {
         pub(crate) use loom::sync::atomic::{
-            AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+            AtomicBool, AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering,
         };
     }
 

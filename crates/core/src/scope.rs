@@ -22,7 +22,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 
 use pin_project_lite::pin_project;
 
-use crate::context::{Context, JobElement};
+use crate::context::{Context, Elements, JobElement};
 use crate::current::{self, Frame, ShieldBases, ShieldGuard, ShieldKind, Shields};
 use crate::dispatcher::Dispatcher;
 use crate::error::{drop_panic_payload, JobError};
@@ -251,7 +251,7 @@ fn block_frame(
             job,
             context.elements(),
             job,
-            &node.shields,
+            node.core.shields(),
             bases,
             None,
             runs_on,
@@ -374,11 +374,9 @@ fn wait_children<T>(
 /// The job node of a scope frame.
 pub(crate) struct ScopeJob {
     core: JobCore,
-    context: Context,
+    /// The scope's context without its job element: for its name and exception handler.
+    elements: Elements,
     waker: Mutex<Option<Waker>>,
-    /// The frame's counters when the scope is polled outside any coroutine (it then owns
-    /// them; see "Who owns a shield" in [`crate::current`]).
-    shields: Shields,
 }
 
 impl ScopeJob {
@@ -389,9 +387,8 @@ impl ScopeJob {
         };
         let node = Arc::new(ScopeJob {
             core: JobCore::new(job_kind, JobState::Active),
-            context: context.clone().without_job(),
+            elements: context.elements().clone(),
             waker: Mutex::new(None),
-            shields: Shields::new(),
         });
         let job = Job::from_node(node.clone());
         if let Some(JobElement::Job(parent)) = context.job_element() {
@@ -422,8 +419,10 @@ impl JobNode for ScopeJob {
         false
     }
 
+    /// The frame's counters when the scope is polled outside any coroutine (it then owns
+    /// them; see "Who owns a shield" in [`crate::current`]).
     fn shields(&self) -> Option<&Shields> {
-        Some(&self.shields)
+        Some(self.core.shields())
     }
 
     fn wake_body(self: Arc<Self>) {
@@ -448,11 +447,15 @@ impl JobNode for ScopeJob {
     fn completion_handlers_panicked(&self, panics: Vec<Box<dyn Any + Send>>) {
         for payload in panics {
             let error = JobError::from_panic(payload);
-            handler::handle_coroutine_exception(&self.context, self.core.id(), &error);
+            handler::handle_coroutine_exception(
+                &self.elements.to_context(None),
+                self.core.id(),
+                &error,
+            );
         }
     }
 
     fn name(&self) -> Option<&str> {
-        self.context.name()
+        self.elements.name()
     }
 }

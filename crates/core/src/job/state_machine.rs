@@ -55,6 +55,7 @@ use std::sync::atomic::AtomicU64 as StdAtomicU64;
 use std::sync::atomic::Ordering as StdOrdering;
 use std::task::Waker;
 
+use crate::current::Shields;
 use crate::error::JobError;
 use crate::handler;
 use crate::job::cause::{self, Causes};
@@ -165,6 +166,10 @@ pub(crate) struct JobCore {
     /// read anywhere (Acquire, pairs with those stores so a reader that sees a final state also
     /// sees the final error and the output stored before it).
     state: AtomicU8,
+    /// The shield counters of the frames this job owns (a task's, or a scope's polled outside
+    /// any coroutine; see [`crate::current`]). Here rather than in the task: five bytes that
+    /// fill this struct's padding.
+    shields: Shields,
     inner: SpinLock<JobInner>,
 }
 
@@ -252,6 +257,7 @@ impl JobCore {
             id: NEXT_JOB_ID.fetch_add(1, StdOrdering::Relaxed),
             kind,
             state: AtomicU8::new(initial as u8),
+            shields: Shields::new(),
             inner: SpinLock::new(JobInner {
                 state: initial,
                 parent: None,
@@ -263,6 +269,11 @@ impl JobCore {
                 parent_notified: false,
             }),
         }
+    }
+
+    /// The shield counters of the frames this job owns.
+    pub(crate) fn shields(&self) -> &Shields {
+        &self.shields
     }
 
     pub(crate) fn id(&self) -> u64 {

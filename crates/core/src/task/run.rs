@@ -49,7 +49,7 @@ impl<B: Body> Task<B> {
                 job,
                 &self.elements,
                 job,
-                &self.shields,
+                self.job.shields(),
                 ShieldBases::default(),
                 Some(yield_flag),
                 None, // a task runs on its context's dispatcher
@@ -90,7 +90,7 @@ impl<B: Body> Task<B> {
                 Ok(future) => running.set_future(future),
                 Err(error) => return Some((BodyOutcome::Failed(error), None)),
             }
-        } else if !self.shields.take_poll_on_cancel() && frame.must_drop() {
+        } else if !self.job.shields().take_poll_on_cancel() && frame.must_drop() {
             // Woken to be dropped. Unless the suspension point asked to see the
             // cancellation (`current::poll_on_cancel`: a `Deferred` whose failure is
             // delivered even to a cancelled awaiter, ASYNC-02 / ASYNC-05 (b)); then the
