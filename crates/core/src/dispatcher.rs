@@ -21,6 +21,8 @@
 
 use std::any::Any;
 use std::fmt;
+use std::num::NonZeroUsize;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use crate::runnable::Runnable;
@@ -136,15 +138,75 @@ pub trait Dispatch: Send + Sync + fmt::Display + 'static {
 /// }
 /// assert!(job.is_completed());
 /// ```
-#[derive(Clone)]
 pub struct Dispatcher {
-    inner: Handle,
+    /// The implementation's address and vtable: two words, where an enum of a `&'static dyn`
+    /// and an `Arc<dyn>` takes three in every coroutine's context. The address's low bits say
+    /// which it is (invariant):
+    /// * bit 0 clear: a `&'static dyn Dispatch`;
+    /// * bits `..01` ([`SHARED`]): the data pointer of an `Arc<dyn Dispatch>`, of which this
+    ///   handle owns one strong count;
+    /// * bits `..11` ([`FORWARDED`]): the data pointer of an `Arc<StaticForward>` (a
+    ///   `'static` implementation at an odd address), of which this handle owns one count.
+    ///
+    /// An `Arc`'s data pointer has its low three bits clear: the allocation starts with two
+    /// `usize` counters, so the data sits at a multiple of their alignment (checked when a
+    /// handle is made). A `'static` may sit at an odd address only if its type has alignment 1;
+    /// such an implementation goes behind a forwarder.
+    tagged: NonNull<dyn Dispatch>,
 }
 
-#[derive(Clone)]
-enum Handle {
-    Static(&'static dyn Dispatch),
-    Shared(Arc<dyn Dispatch>),
+/// The tag bits of [`Dispatcher::tagged`].
+const TAG_MASK: usize = 0b11;
+/// Tag of a handle owning a count of an `Arc<dyn Dispatch>`.
+const SHARED: usize = 0b01;
+/// Tag of a handle owning a count of an `Arc<StaticForward>`.
+const FORWARDED: usize = 0b11;
+
+// SAFETY: a `Dispatcher` is a `&'static dyn Dispatch` or owns a count of an `Arc` of a
+// `dyn Dispatch` (the invariant of `tagged`); both are `Send` because `Dispatch: Send + Sync`.
+unsafe impl Send for Dispatcher {}
+// SAFETY: as for `Send`: both forms are `Sync` because `Dispatch: Send + Sync`.
+unsafe impl Sync for Dispatcher {}
+
+/// A `'static` implementation whose address is odd (its type has alignment 1), so a handle
+/// cannot keep it untagged: it is reached through this forwarder in an `Arc`. Rare: every
+/// dispatcher with a field of pointer size is aligned.
+struct StaticForward(&'static dyn Dispatch);
+
+impl fmt::Display for StaticForward {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0, f)
+    }
+}
+
+impl Dispatch for StaticForward {
+    fn dispatch(&self, runnable: Runnable) {
+        self.0.dispatch(runnable);
+    }
+
+    fn dispatch_yield(&self, runnable: Runnable) {
+        self.0.dispatch_yield(runnable);
+    }
+
+    fn is_dispatch_needed(&self) -> bool {
+        self.0.is_dispatch_needed()
+    }
+
+    fn task_mode(&self) -> TaskMode {
+        self.0.task_mode()
+    }
+
+    fn limited_parallelism(&self, this: &Dispatcher, parallelism: usize) -> Dispatcher {
+        self.0.limited_parallelism(this, parallelism)
+    }
+
+    fn clock(&self) -> Option<&(dyn Any + Send + Sync)> {
+        self.0.clock()
+    }
+
+    fn immediate(&self, this: &Dispatcher) -> Dispatcher {
+        self.0.immediate(this)
+    }
 }
 
 impl Dispatcher {
@@ -155,8 +217,20 @@ impl Dispatcher {
 
     /// Wraps an already shared dispatcher implementation.
     pub fn from_arc(inner: Arc<dyn Dispatch>) -> Dispatcher {
+        Dispatcher::owning(inner, SHARED)
+    }
+
+    /// A handle owning `inner`'s strong count, tagged `tag`.
+    fn owning(inner: Arc<dyn Dispatch>, tag: usize) -> Dispatcher {
+        let raw =
+            NonNull::new(Arc::into_raw(inner).cast_mut()).expect("`Arc::into_raw` is never null");
+        assert_eq!(
+            raw.addr().get() & TAG_MASK,
+            0,
+            "an `Arc`'s data pointer is aligned to its reference counts"
+        );
         Dispatcher {
-            inner: Handle::Shared(inner),
+            tagged: raw.map_addr(|addr| addr | tag),
         }
     }
 
@@ -188,26 +262,66 @@ impl Dispatcher {
     /// assert_eq!(a.to_string(), "Inline");
     /// ```
     pub fn from_static(inner: &'static dyn Dispatch) -> Dispatcher {
-        Dispatcher {
-            inner: Handle::Static(inner),
+        let raw = NonNull::from(inner);
+        if raw.addr().get() & SHARED == 0 {
+            Dispatcher { tagged: raw }
+        } else {
+            Dispatcher::owning(Arc::new(StaticForward(inner)), FORWARDED)
         }
+    }
+
+    /// The tag of `tagged` (see its invariant): `0` and `0b10` are static.
+    fn tag(&self) -> usize {
+        if self.tagged.addr().get() & SHARED == 0 {
+            0
+        } else {
+            self.tagged.addr().get() & TAG_MASK
+        }
+    }
+
+    /// The pointer without its tag: the implementation, or the `Arc`'s data.
+    fn untagged(&self) -> NonNull<dyn Dispatch> {
+        let tag = self.tag();
+        // Clearing a set tag leaves the `Arc`'s data pointer, which is not null; a static's
+        // address has no tag to clear.
+        self.tagged
+            .map_addr(|addr| NonZeroUsize::new(addr.get() & !tag).unwrap_or(addr))
     }
 
     /// The implementation, if this handle was made by [`Dispatcher::from_static`]: it can
     /// never be freed, so a caller may keep using it after giving away whatever kept the handle
     /// alive (the task moving its own reference into the runnable it dispatches).
     pub(crate) fn as_static(&self) -> Option<&'static dyn Dispatch> {
-        match &self.inner {
-            Handle::Static(dispatch) => Some(*dispatch),
-            Handle::Shared(_) => None,
+        match self.tag() {
+            // SAFETY: an untagged handle was made from a `&'static dyn Dispatch` (the invariant
+            // of `tagged`), so the reference made again from it lives for the whole process.
+            0 => Some(unsafe { self.tagged.as_ref() }),
+            FORWARDED => Some(self.forward().0),
+            _ => None,
         }
+    }
+
+    /// The forwarder of a handle tagged [`FORWARDED`].
+    fn forward(&self) -> &StaticForward {
+        debug_assert_eq!(self.tag(), FORWARDED);
+        // SAFETY: a handle tagged `FORWARDED` owns a count of an `Arc<StaticForward>` whose
+        // data the untagged pointer is (the invariant of `tagged`), live while `self` is.
+        unsafe { self.untagged().cast::<StaticForward>().as_ref() }
     }
 
     /// The implementation behind this handle.
     pub fn as_dispatch(&self) -> &dyn Dispatch {
-        match &self.inner {
-            Handle::Static(dispatch) => *dispatch,
-            Handle::Shared(dispatch) => &**dispatch,
+        // SAFETY: the untagged pointer is a `'static` implementation or the data of an `Arc`
+        // of which `self` owns a count (the invariant of `tagged`); either outlives `&self`.
+        unsafe { self.untagged().as_ref() }
+    }
+
+    /// The address that names the implementation: a forwarded static's own address, so two
+    /// handles of one static are the same dispatcher whichever way they were made.
+    fn identity(&self) -> *const dyn Dispatch {
+        match self.as_static() {
+            Some(dispatch) => dispatch,
+            None => self.as_dispatch(),
         }
     }
 
@@ -245,10 +359,30 @@ impl Dispatcher {
     /// `true` if both handles name the same dispatcher.
     pub fn same_as(&self, other: &Dispatcher) -> bool {
         // Data pointers only: the same implementation may be reached through different vtables.
-        std::ptr::addr_eq(
-            self.as_dispatch() as *const dyn Dispatch,
-            other.as_dispatch() as *const dyn Dispatch,
-        )
+        std::ptr::addr_eq(self.identity(), other.identity())
+    }
+}
+
+impl Clone for Dispatcher {
+    fn clone(&self) -> Dispatcher {
+        if self.tag() != 0 {
+            // SAFETY: `self` owns a count of the `Arc` whose data the untagged pointer is (the
+            // invariant of `tagged`), so it is live; the clone owns the count added here.
+            unsafe { Arc::increment_strong_count(self.untagged().as_ptr().cast_const()) };
+        }
+        Dispatcher {
+            tagged: self.tagged,
+        }
+    }
+}
+
+impl Drop for Dispatcher {
+    fn drop(&mut self) {
+        if self.tag() != 0 {
+            // SAFETY: `self` owns one count of the `Arc` whose data the untagged pointer is
+            // (the invariant of `tagged`) and gives it back here, once.
+            drop(unsafe { Arc::from_raw(self.untagged().as_ptr().cast_const()) });
+        }
     }
 }
 
@@ -269,5 +403,104 @@ impl fmt::Display for Dispatcher {
 impl fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Dispatcher({})", self.as_dispatch())
+    }
+}
+
+#[cfg(test)]
+mod handle_tests {
+    use std::fmt;
+    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::Arc;
+
+    use super::{Dispatch, Dispatcher};
+    use crate::runnable::Runnable;
+
+    /// A dispatcher of alignment 1, so a `static` of it may sit at an odd address. Runs its
+    /// runnables in place and counts them.
+    struct ByteDispatch(AtomicU8);
+
+    impl fmt::Display for ByteDispatch {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("ByteDispatch")
+        }
+    }
+
+    impl Dispatch for ByteDispatch {
+        fn dispatch(&self, runnable: Runnable) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            runnable.run();
+        }
+
+        fn limited_parallelism(&self, this: &Dispatcher, _parallelism: usize) -> Dispatcher {
+            this.clone()
+        }
+    }
+
+    /// Two adjacent one-byte dispatchers: one of them is at an odd address.
+    static PAIR: [ByteDispatch; 2] = [
+        ByteDispatch(AtomicU8::new(0)),
+        ByteDispatch(AtomicU8::new(0)),
+    ];
+
+    fn at_parity(odd: bool) -> &'static ByteDispatch {
+        PAIR.iter()
+            .find(|d| (std::ptr::from_ref(*d).addr() & 1 == 1) == odd)
+            .expect("two adjacent bytes have both parities")
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_handle_is_two_words_and_an_option_of_it_too() {
+        assert_eq!(std::mem::size_of::<Dispatcher>(), 16);
+        assert_eq!(std::mem::size_of::<Option<Dispatcher>>(), 16);
+    }
+
+    #[test]
+    fn a_static_at_an_odd_address_is_the_same_dispatcher_however_it_is_reached() {
+        let odd = at_parity(true);
+        let (a, b) = (Dispatcher::from_static(odd), Dispatcher::from_static(odd));
+        assert!(a.same_as(&b) && a == b);
+        let static_ref = a.as_static().expect("a static is static");
+        assert!(std::ptr::addr_eq(static_ref, odd));
+        let clone = a.clone();
+        drop(a);
+        assert!(clone.same_as(&b));
+        assert_eq!(clone.to_string(), "ByteDispatch");
+        let limited = clone.limited_parallelism(1);
+        assert!(limited.same_as(&b));
+
+        let even = Dispatcher::from_static(at_parity(false));
+        assert!(!even.same_as(&b));
+        assert!(std::ptr::addr_eq(
+            even.as_static().expect("static"),
+            at_parity(false)
+        ));
+    }
+
+    #[test]
+    fn a_dispatch_through_a_forwarded_static_reaches_it() {
+        let odd = at_parity(true);
+        let before = odd.0.load(Ordering::Relaxed);
+        let dispatcher = Dispatcher::from_static(odd);
+        let job = crate::launch(
+            crate::Context::new() + dispatcher,
+            crate::CoroutineStart::Default,
+            |_| async {},
+        );
+        assert!(job.is_completed());
+        assert!(odd.0.load(Ordering::Relaxed) > before);
+    }
+
+    #[test]
+    fn shared_handles_own_one_count_each() {
+        let inner = Arc::new(ByteDispatch(AtomicU8::new(0)));
+        let a = Dispatcher::from_arc(inner.clone());
+        assert_eq!(Arc::strong_count(&inner), 2);
+        let b = a.clone();
+        assert_eq!(Arc::strong_count(&inner), 3);
+        assert!(a.same_as(&b) && a.as_static().is_none());
+        drop(a);
+        drop(b);
+        assert_eq!(Arc::strong_count(&inner), 1);
     }
 }
