@@ -24,6 +24,7 @@ use std::sync::{Arc, Weak};
 use crate::current::Shields;
 use crate::error::JobError;
 use crate::slab::SlabKey;
+use crate::wake_batch::WakeBatch;
 
 pub use self::join::Join;
 use self::standalone::{raise_handler_panics, StandaloneJob};
@@ -38,8 +39,9 @@ pub(crate) trait JobNode: Send + Sync + 'static {
     /// The job started cancelling while its body is not done: stop the body (a coroutine is
     /// scheduled so its future is dropped at its current suspension; a scope frame is woken).
     /// Returns `true` when the body is done at once (a plain job, kotlinx `onCancelComplete`):
-    /// the state machine then completes it itself, without a nested call.
-    fn on_cancelling(self: Arc<Self>, this: &Job) -> bool;
+    /// the state machine then completes it itself, without a nested call. A coroutine woken
+    /// to be dropped may hand its runnable to `wakes`, which dispatches it with its siblings'.
+    fn on_cancelling(self: Arc<Self>, this: &Job, wakes: &mut WakeBatch) -> bool;
 
     /// A lazy job was started by `start`, `join` or `await`: run its body.
     fn start_body(self: Arc<Self>, this: &Job);

@@ -494,6 +494,11 @@ impl JobCore {
             parent,
             end,
         } = rest;
+        if !cancelling_handlers.is_empty() {
+            // User code: the wake-ups gathered before it are dispatched before it runs, in
+            // the order they happened.
+            work.wakes.flush();
+        }
         let mut handler_panics = Vec::new();
         for entry in cancelling_handlers {
             if let CompletionEntry::CancellingHandler(handler) = entry {
@@ -528,7 +533,9 @@ impl JobCore {
     pub(super) fn end_cancelling(&self, this: &Job, end: End, work: &mut WorkStack) {
         let next = match end {
             End::Later => None,
-            End::StopBody if this.node_arc().on_cancelling(this) => self.finish_body(this, work),
+            End::StopBody if this.node_arc().on_cancelling(this, &mut work.wakes) => {
+                self.finish_body(this, work)
+            }
             End::StopBody => None,
             End::Finalize(finalization) => self.run_finalization(this, finalization, work),
         };
@@ -750,6 +757,11 @@ impl JobCore {
             this.node().report_unhandled(error);
         }
         tracing::trace!(job = self.id, state = ?self.state(), "job final");
+        if !entries.as_slice().is_empty() {
+            // Wakers and user handlers: what was gathered before goes out first (see
+            // `notify_cancelling`).
+            work.wakes.flush();
+        }
         let mut handler_panics = Vec::new();
         for entry in entries {
             match entry {

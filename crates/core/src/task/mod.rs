@@ -76,6 +76,7 @@ use crate::error::JobError;
 use crate::handler;
 use crate::job::state_machine::{JobCore, JobKind, JobState};
 use crate::job::{Job, JobNode};
+use crate::wake_batch::WakeBatch;
 
 /// A coroutine; see the module docs.
 pub(crate) struct Task<B: Body> {
@@ -176,9 +177,9 @@ impl<B: Body> JobNode for Task<B> {
         &self.job
     }
 
-    fn on_cancelling(self: Arc<Self>, _this: &Job) -> bool {
+    fn on_cancelling(self: Arc<Self>, _this: &Job, wakes: &mut WakeBatch) -> bool {
         // Schedule the task so its future is dropped at its suspension, on its own dispatcher.
-        self.wake_task();
+        self.wake_to_drop(wakes);
         false
     }
 
