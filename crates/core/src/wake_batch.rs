@@ -37,8 +37,9 @@ use crate::runnable::{RunTask, Runnable};
 pub(crate) const CHUNK: usize = 512;
 
 /// Dispatchers with a chunk open at once; a wake-up for one more dispatches the open chunks
-/// first. Siblings share a dispatcher almost always, so this is rarely reached.
-const MAX_OPEN: usize = 4;
+/// first. Siblings share a dispatcher almost always, so this is rarely reached; siblings
+/// spread over more dispatchers than this are dispatched in smaller chunks, never wrongly.
+const MAX_OPEN: usize = 8;
 
 /// The wake-ups gathered during a run of sibling cancellations; see the module docs.
 pub(crate) struct WakeBatch {
@@ -152,7 +153,8 @@ impl Chunk {
         } else {
             Runnable::from_task(Arc::new(ChunkTask(runnables)))
         };
-        let submitted = panic::catch_unwind(AssertUnwindSafe(move || dispatcher.dispatch(runnable)));
+        let submitted =
+            panic::catch_unwind(AssertUnwindSafe(move || dispatcher.dispatch(runnable)));
         if let Err(payload) = submitted {
             report_uncaught_panic(payload);
         }
@@ -184,10 +186,14 @@ impl RunTask for ChunkTask {
     fn reject(self: Arc<Self>, error: DispatchError) {
         for runnable in self.take() {
             let error = error.clone();
-            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || runnable.reject(error)))
+            if let Err(payload) =
+                panic::catch_unwind(AssertUnwindSafe(move || runnable.reject(error)))
             {
                 report_uncaught_panic(payload);
             }
         }
     }
 }
+
+#[cfg(all(test, not(corral_loom)))]
+mod tests;
