@@ -411,9 +411,9 @@ impl JobNode for ScopeJob {
         &self.core
     }
 
-    fn on_cancelling(self: Arc<Self>, _this: &Job, _wakes: &mut WakeBatch) -> bool {
+    fn on_cancelling(self: Arc<Self>, _wakes: &mut WakeBatch) -> Option<Job> {
         self.wake_body();
-        false
+        None
     }
 
     fn shields(&self) -> Option<&Shields> {

@@ -111,9 +111,9 @@ impl JobNode for StandaloneJob {
         &self.core
     }
 
-    fn on_cancelling(self: Arc<Self>, _this: &Job, _wakes: &mut WakeBatch) -> bool {
+    fn on_cancelling(self: Arc<Self>, _wakes: &mut WakeBatch) -> Option<Job> {
         // No body to stop: cancelled, a plain job only waits for its children.
-        true
+        Some(Job::from_node(self))
     }
 
     fn start_body(self: Arc<Self>, _this: &Job) {

@@ -23,7 +23,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::error::{drop_panic_payload, JobError};
 use crate::job::children::ChildTicket;
-use crate::job::state_machine::{End, Finalization, NotifyCancelling};
+use crate::job::state_machine::{End, Finalization, JobCore, NotifyCancelling};
 use crate::job::Job;
 use crate::wake_batch::WakeBatch;
 
@@ -56,10 +56,10 @@ pub(super) enum Work {
 impl Work {
     fn run(self, work: &mut WorkStack) {
         match self {
-            Work::Cancel(job, error) => job.core().cancel_step(&job, error, work),
+            Work::Cancel(job, error) => JobCore::cancel_step(job, error, work),
             Work::CancelChildren(children, cause) => cancel_children(children, cause, work),
-            Work::Notify(job, rest) => job.core().notify_cancelling(&job, rest, work),
-            Work::End(job, end) => job.core().end_cancelling(&job, end, work),
+            Work::Notify(job, rest) => JobCore::notify_cancelling(job, rest, work),
+            Work::End(job, end) => JobCore::end_cancelling(job, end, work),
             Work::Finish(job, finalization, handled) => {
                 let next = job
                     .core()
@@ -83,11 +83,11 @@ fn cancel_children(mut children: std::vec::IntoIter<Job>, cause: JobError, work:
     while let Some(child) = children.next() {
         if children.len() == 0 {
             // The last child takes the cause itself (one clone less, see `Causes::record`).
-            child.core().cancel_step(&child, cause, work);
+            JobCore::cancel_step(child, cause, work);
             break;
         }
         let height = work.items.len();
-        child.core().cancel_step(&child, cause.clone(), work);
+        JobCore::cancel_step(child, cause.clone(), work);
         if work.items.len() > height {
             // At most a few items sit above `height`: the child's own pushes.
             work.items

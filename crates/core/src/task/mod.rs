@@ -177,10 +177,10 @@ impl<B: Body> JobNode for Task<B> {
         &self.job
     }
 
-    fn on_cancelling(self: Arc<Self>, _this: &Job, wakes: &mut WakeBatch) -> bool {
+    fn on_cancelling(self: Arc<Self>, wakes: &mut WakeBatch) -> Option<Job> {
         // Schedule the task so its future is dropped at its suspension, on its own dispatcher.
         self.wake_to_drop(wakes);
-        false
+        None
     }
 
     fn start_body(self: Arc<Self>, _this: &Job) {
