@@ -68,6 +68,12 @@ impl WakeBatch {
         self.gathering = true;
     }
 
+    /// Whether a run of sibling cancellations is under way: only then is a wake-up worth
+    /// [`offer`](Self::offer)ing.
+    pub(crate) fn is_gathering(&self) -> bool {
+        self.gathering
+    }
+
     /// Dispatches everything gathered and stops gathering.
     pub(crate) fn finish(&mut self) {
         self.gathering = false;

@@ -152,7 +152,7 @@ fn assert_each_dropped_once(drops: &Drops) {
 #[test]
 fn a_mass_cancellation_dispatches_one_runnable_per_chunk() {
     let queue = Queue::new("one");
-    let (parent, children, drops) = suspended_children(&[queue.clone()]);
+    let (parent, children, drops) = suspended_children(std::slice::from_ref(&queue));
     parent.cancel();
     assert_eq!(queue.take_dispatched(), CHILDREN.div_ceil(CHUNK));
     assert!(
@@ -199,7 +199,7 @@ fn chunks_never_mix_dispatchers() {
 #[test]
 fn a_refused_chunk_fails_each_of_its_coroutines() {
     let queue = Queue::new("closed");
-    let (parent, children, drops) = suspended_children(&[queue.clone()]);
+    let (parent, children, drops) = suspended_children(std::slice::from_ref(&queue));
     queue.closed.store(true, Ordering::SeqCst);
     // Dropped while no queue is being drained: the guard counts them as off their dispatcher.
     parent.cancel();
