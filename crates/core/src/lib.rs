@@ -45,6 +45,7 @@ mod task;
 mod thread_context;
 pub mod thread_hook;
 pub mod trampoline;
+mod wake_batch;
 mod yield_now;
 
 pub use builder::{async_, async_scoped, launch, try_launch, CoroutineStart};

@@ -30,6 +30,7 @@ use crate::handler;
 use crate::job::state_machine::{BodyOutcome, JobCore, JobKind, JobState};
 use crate::job::{attach, Job, JobNode, Join};
 use crate::thread_context;
+use crate::wake_batch::WakeBatch;
 
 /// Whether a scope's children fail independently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -414,9 +415,9 @@ impl JobNode for ScopeJob {
         &self.core
     }
 
-    fn on_cancelling(self: Arc<Self>, _this: &Job) -> bool {
+    fn on_cancelling(self: Arc<Self>, _wakes: &mut WakeBatch) -> Option<Job> {
         self.wake_body();
-        false
+        None
     }
 
     /// The frame's counters when the scope is polled outside any coroutine (it then owns

@@ -24,6 +24,7 @@ use std::sync::{Arc, Weak};
 use crate::current::Shields;
 use crate::error::JobError;
 use crate::slab::SlabKey;
+use crate::wake_batch::WakeBatch;
 
 pub use self::join::Join;
 use self::standalone::{raise_handler_panics, StandaloneJob};
@@ -37,9 +38,11 @@ pub(crate) trait JobNode: Send + Sync + 'static {
 
     /// The job started cancelling while its body is not done: stop the body (a coroutine is
     /// scheduled so its future is dropped at its current suspension; a scope frame is woken).
-    /// Returns `true` when the body is done at once (a plain job, kotlinx `onCancelComplete`):
-    /// the state machine then completes it itself, without a nested call.
-    fn on_cancelling(self: Arc<Self>, this: &Job) -> bool;
+    /// `self` is the caller's handle, given away: a coroutine's becomes its runnable, which
+    /// may go to `wakes` to be dispatched with its siblings'. Returns the handle back when the
+    /// body is done at once (a plain job, kotlinx `onCancelComplete`): the state machine then
+    /// completes it itself, without a nested call.
+    fn on_cancelling(self: Arc<Self>, wakes: &mut WakeBatch) -> Option<Job>;
 
     /// A lazy job was started by `start`, `join` or `await`: run its body.
     fn start_body(self: Arc<Self>, this: &Job);
@@ -103,6 +106,11 @@ impl Job {
 
     pub(crate) fn node_arc(&self) -> Arc<dyn JobNode> {
         self.node.clone()
+    }
+
+    /// The node, with this handle's reference.
+    pub(crate) fn into_node(self) -> Arc<dyn JobNode> {
+        self.node
     }
 
     pub(crate) fn core(&self) -> &JobCore {

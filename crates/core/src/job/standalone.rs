@@ -39,6 +39,7 @@ use crate::error::{drop_panic_payload, JobError};
 use crate::handler;
 use crate::job::state_machine::{JobCore, JobKind, JobState};
 use crate::job::{attach, Job, JobNode};
+use crate::wake_batch::WakeBatch;
 
 type Payload = Box<dyn Any + Send>;
 
@@ -110,9 +111,9 @@ impl JobNode for StandaloneJob {
         &self.core
     }
 
-    fn on_cancelling(self: Arc<Self>, _this: &Job) -> bool {
+    fn on_cancelling(self: Arc<Self>, _wakes: &mut WakeBatch) -> Option<Job> {
         // No body to stop: cancelled, a plain job only waits for its children.
-        true
+        Some(Job::from_node(self))
     }
 
     fn start_body(self: Arc<Self>, _this: &Job) {

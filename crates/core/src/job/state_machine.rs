@@ -393,21 +393,29 @@ impl JobCore {
     /// failed) and carries out all that follows (children, handlers, parent, finalization)
     /// before returning. `this` is the job's handle.
     pub(crate) fn cancel(&self, this: &Job, error: JobError) {
-        let mut work = WorkStack::new();
-        self.cancel_step(this, error, &mut work);
-        work.drain();
+        // A handle of its own only when there is work: cancelling a final job touches no count.
+        if let Some(cancellation) = self.decide_cancellation(error) {
+            let mut work = WorkStack::new();
+            JobCore::run_cancellation(this.clone(), cancellation, &mut work);
+            work.drain();
+        }
     }
 
     /// One job's part of a cancellation: decided under the lock
     /// ([`take_cancellation`](Self::take_cancellation)), carried out after it
-    /// ([`run_cancellation`](Self::run_cancellation)).
-    pub(super) fn cancel_step(&self, this: &Job, error: JobError, work: &mut WorkStack) {
-        let mut inner = lock(&self.inner);
-        let cancellation = self.take_cancellation(&mut inner, error);
-        drop(inner);
-        if let Some(cancellation) = cancellation {
-            self.run_cancellation(this, cancellation, work);
+    /// ([`run_cancellation`](Self::run_cancellation)). `this` is given, not lent: the handle
+    /// travels with the work and, when the body is a coroutine to wake, becomes its runnable
+    /// (a cancelled parent's 100 000 children touch no count for it).
+    pub(super) fn cancel_step(this: Job, error: JobError, work: &mut WorkStack) {
+        if let Some(cancellation) = this.core().decide_cancellation(error) {
+            JobCore::run_cancellation(this, cancellation, work);
         }
+    }
+
+    /// [`take_cancellation`](Self::take_cancellation) under the lock.
+    fn decide_cancellation(&self, error: JobError) -> Option<Cancellation> {
+        let mut inner = lock(&self.inner);
+        self.take_cancellation(&mut inner, error)
     }
 
     /// Decides, under the lock, what cancelling with `error` does (kotlinx
@@ -489,31 +497,31 @@ impl JobCore {
     /// Carries out a [`Cancellation`] outside the lock (kotlinx `notifyCancelling`): the
     /// children first, then the rest in [`notify_cancelling`](Self::notify_cancelling). With
     /// children, both are left on `work`, the children on top.
-    fn run_cancellation(&self, this: &Job, cancellation: Cancellation, work: &mut WorkStack) {
+    fn run_cancellation(this: Job, cancellation: Cancellation, work: &mut WorkStack) {
         let Cancellation { children, rest } = cancellation;
         match children {
             Some((children, cause)) => {
-                work.push(Work::Notify(this.clone(), rest));
+                work.push(Work::Notify(this, rest));
                 work.push(Work::CancelChildren(children.into_iter(), cause));
             }
-            None => self.notify_cancelling(this, rest, work),
+            None => JobCore::notify_cancelling(this, rest, work),
         }
     }
 
     /// The rest of a cancellation once the children are cancelled (kotlinx `notifyCancelling`):
     /// the on-cancelling handlers in registration order, then the parent, then the body.
-    pub(super) fn notify_cancelling(
-        &self,
-        this: &Job,
-        rest: NotifyCancelling,
-        work: &mut WorkStack,
-    ) {
+    pub(super) fn notify_cancelling(this: Job, rest: NotifyCancelling, work: &mut WorkStack) {
         let NotifyCancelling {
             kept,
             cancelling_handlers,
             parent,
             end,
         } = rest;
+        if !cancelling_handlers.is_empty() {
+            // User code: the wake-ups gathered before it are dispatched before it runs, in
+            // the order they happened.
+            work.wakes.flush();
+        }
         let mut handler_panics = Vec::new();
         for entry in cancelling_handlers {
             if let CompletionEntry::CancellingHandler(handler) = entry {
@@ -535,22 +543,25 @@ impl JobCore {
             if !parent.core().kind.is_supervisor() {
                 let failure = kept.expect("a failure is kept for the parent");
                 if !matches!(end, End::Later) {
-                    work.push(Work::End(this.clone(), end));
+                    work.push(Work::End(this, end));
                 }
                 work.push(Work::Cancel(parent, failure));
                 return;
             }
         }
-        self.end_cancelling(this, end, work);
+        JobCore::end_cancelling(this, end, work);
     }
 
-    /// The last part of a cancellation: stops the body, or finalizes the job.
-    pub(super) fn end_cancelling(&self, this: &Job, end: End, work: &mut WorkStack) {
+    /// The last part of a cancellation: stops the body (the handle goes to the node, see
+    /// [`JobNode::on_cancelling`](crate::job::JobNode::on_cancelling)), or finalizes the job.
+    pub(super) fn end_cancelling(this: Job, end: End, work: &mut WorkStack) {
         let next = match end {
             End::Later => None,
-            End::StopBody if this.node_arc().on_cancelling(this) => self.finish_body(this, work),
-            End::StopBody => None,
-            End::Finalize(finalization) => self.run_finalization(this, finalization, work),
+            End::StopBody => match this.into_node().on_cancelling(&mut work.wakes) {
+                Some(this) => this.core().finish_body(&this, work),
+                None => None,
+            },
+            End::Finalize(finalization) => this.core().run_finalization(&this, finalization, work),
         };
         complete_ancestors(next, work);
     }
@@ -772,6 +783,11 @@ impl JobCore {
             this.node().report_unhandled(error);
         }
         tracing::trace!(job = self.id, state = ?self.state(), "job final");
+        if !entries.as_slice().is_empty() {
+            // Wakers and user handlers: what was gathered before goes out first (see
+            // `notify_cancelling`).
+            work.wakes.flush();
+        }
         let mut handler_panics = Vec::new();
         for entry in entries {
             match entry {

@@ -23,8 +23,9 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::error::{drop_panic_payload, JobError};
 use crate::job::children::ChildTicket;
-use crate::job::state_machine::{End, Finalization, NotifyCancelling};
+use crate::job::state_machine::{End, Finalization, JobCore, NotifyCancelling};
 use crate::job::Job;
+use crate::wake_batch::WakeBatch;
 
 /// Tells parents, one after the other, that a child reached its final state; each may become
 /// final in turn and hand over its own parent (rule 6, as a loop rather than a recursion).
@@ -55,10 +56,10 @@ pub(super) enum Work {
 impl Work {
     fn run(self, work: &mut WorkStack) {
         match self {
-            Work::Cancel(job, error) => job.core().cancel_step(&job, error, work),
+            Work::Cancel(job, error) => JobCore::cancel_step(job, error, work),
             Work::CancelChildren(children, cause) => cancel_children(children, cause, work),
-            Work::Notify(job, rest) => job.core().notify_cancelling(&job, rest, work),
-            Work::End(job, end) => job.core().end_cancelling(&job, end, work),
+            Work::Notify(job, rest) => JobCore::notify_cancelling(job, rest, work),
+            Work::End(job, end) => JobCore::end_cancelling(job, end, work),
             Work::Finish(job, finalization, handled) => {
                 let next = job
                     .core()
@@ -73,22 +74,28 @@ impl Work {
 /// Cancels `children` in order with `cause`. A child whose cancellation left work (its own
 /// children, its parent to tell) gets it done before its next sibling: the siblings left go
 /// under that work. Leaf children are cancelled without touching the stack.
+///
+/// The coroutines this run of siblings wakes (to drop their futures) are gathered in the
+/// stack's [`WakeBatch`] and dispatched in chunks when the run ends, before any work a child
+/// left: the dispatch order is the one of the wake-ups.
 fn cancel_children(mut children: std::vec::IntoIter<Job>, cause: JobError, work: &mut WorkStack) {
+    work.wakes.start();
     while let Some(child) = children.next() {
         if children.len() == 0 {
             // The last child takes the cause itself (one clone less, see `Causes::record`).
-            child.core().cancel_step(&child, cause, work);
-            return;
+            JobCore::cancel_step(child, cause, work);
+            break;
         }
         let height = work.items.len();
-        child.core().cancel_step(&child, cause.clone(), work);
+        JobCore::cancel_step(child, cause.clone(), work);
         if work.items.len() > height {
             // At most a few items sit above `height`: the child's own pushes.
             work.items
                 .insert(height, Work::CancelChildren(children, cause));
-            return;
+            break;
         }
     }
+    work.wakes.finish();
 }
 
 /// The work left by the steps of one outer call (`cancel`, `body_completed`), run by that
@@ -98,11 +105,17 @@ fn cancel_children(mut children: std::vec::IntoIter<Job>, cause: JobError, work:
 /// parent leaves none).
 pub(super) struct WorkStack {
     items: Vec<Work>,
+    /// The wake-ups of cancelled coroutines gathered during a run of sibling cancellations
+    /// (see [`cancel_children`]); empty and idle otherwise.
+    pub(super) wakes: WakeBatch,
 }
 
 impl WorkStack {
     pub(super) fn new() -> WorkStack {
-        WorkStack { items: Vec::new() }
+        WorkStack {
+            items: Vec::new(),
+            wakes: WakeBatch::new(),
+        }
     }
 
     pub(super) fn push(&mut self, item: Work) {
@@ -117,12 +130,16 @@ impl WorkStack {
         let mut first_panic = None;
         while let Some(item) = self.items.pop() {
             if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| item.run(&mut self))) {
+                // A run of siblings cut short: what it gathered goes out before the next item.
+                self.wakes.finish();
                 match first_panic {
                     None => first_panic = Some(payload),
                     Some(_) => drop_panic_payload(payload),
                 }
             }
         }
+        // Already empty unless a step panicked inside a run of siblings.
+        self.wakes.finish();
         if let Some(payload) = first_panic {
             panic::resume_unwind(payload);
         }

@@ -76,6 +76,7 @@ use crate::error::JobError;
 use crate::handler;
 use crate::job::state_machine::{JobCore, JobKind, JobState};
 use crate::job::{Job, JobNode};
+use crate::wake_batch::WakeBatch;
 
 /// A coroutine; see the module docs.
 pub(crate) struct Task<B: Body> {
@@ -182,10 +183,10 @@ impl<B: Body> JobNode for Task<B> {
         &self.job
     }
 
-    fn on_cancelling(self: Arc<Self>, _this: &Job) -> bool {
+    fn on_cancelling(self: Arc<Self>, wakes: &mut WakeBatch) -> Option<Job> {
         // Schedule the task so its future is dropped at its suspension, on its own dispatcher.
-        self.wake_task();
-        false
+        self.wake_to_drop(wakes);
+        None
     }
 
     fn start_body(self: Arc<Self>, _this: &Job) {

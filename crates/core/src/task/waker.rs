@@ -19,6 +19,7 @@ use crate::dispatcher::{Dispatch, Dispatcher};
 use crate::error::report_uncaught_panic;
 use crate::runnable::Runnable;
 use crate::trampoline;
+use crate::wake_batch::WakeBatch;
 
 impl<B: Body> Task<B> {
     /// The waker for a poll, without touching the reference count (see `borrowed_job`).
@@ -36,6 +37,25 @@ impl<B: Body> Task<B> {
     pub(crate) fn wake_task(self: &Arc<Self>) {
         if self.cell.wake() == WakeAction::Dispatch {
             self.schedule(false);
+        }
+    }
+
+    /// Wakes the task because its job is cancelling, so that its future is dropped on its own
+    /// dispatcher. The caller's reference becomes the runnable's; while a run of sibling
+    /// cancellations is under way the runnable goes to `wakes`, which dispatches it in a chunk
+    /// with its siblings' (see [`WakeBatch`]).
+    pub(super) fn wake_to_drop(self: Arc<Self>, wakes: &mut WakeBatch) {
+        if self.cell.wake() != WakeAction::Dispatch {
+            return;
+        }
+        let Some(dispatcher) = self.context.dispatcher().filter(|_| wakes.is_gathering()) else {
+            return self.schedule_owned(false);
+        };
+        // The handle is copied (a `'static` one) or counted: the runnable may run and free the
+        // task, and its context with it, as soon as it is dispatched.
+        let dispatcher = dispatcher.clone();
+        if let Err(runnable) = wakes.offer(&dispatcher, Runnable::new(self)) {
+            submit_to(dispatcher.as_dispatch(), runnable, false);
         }
     }
 
