@@ -48,7 +48,7 @@ impl<B: Body> Task<B> {
         if self.cell.wake() != WakeAction::Dispatch {
             return;
         }
-        let Some(dispatcher) = self.context.dispatcher().filter(|_| wakes.is_gathering()) else {
+        let Some(dispatcher) = self.elements.dispatcher().filter(|_| wakes.is_gathering()) else {
             return self.schedule_owned(false);
         };
         // The handle is copied (a `'static` one) or counted: the runnable may run and free the
