@@ -69,6 +69,7 @@ use std::task::{Poll, Waker};
 use crate::context::Context;
 use crate::dispatcher::Dispatcher;
 use crate::error::JobError;
+use crate::job::state_machine::JobCore;
 use crate::job::{Job, JobNode};
 use crate::loom::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use crate::trampoline;
@@ -76,6 +77,9 @@ use crate::trampoline;
 /// One coroutine frame; see the module docs.
 pub(crate) struct Frame {
     job: *const Job,
+    /// `job`'s state machine, looked up once when the frame is made: the cancellation checks
+    /// of every suspension point read its state without a virtual call.
+    core: *const JobCore,
     /// The context of the frame; its job element, if any, is never read (the job is `job`).
     context: *const Context,
     /// The job whose node holds `shields` (see "Who owns a shield" in the module docs).
@@ -136,6 +140,7 @@ impl Frame {
             .is_some_and(|own| ptr::eq(own, shields)));
         Frame {
             job,
+            core: job.core(),
             context,
             owner,
             shields,
@@ -143,6 +148,36 @@ impl Frame {
             watch_base: bases.watch,
             yield_flag,
             runs_on: runs_on.map_or(ptr::null(), |dispatcher| dispatcher as *const Dispatcher),
+            prev: Cell::new(ptr::null()),
+        }
+    }
+
+    /// The outermost frame of a task's run: the task's own job (its state machine `core`,
+    /// passed in so the poll path makes no virtual call for it), context, counters and yield
+    /// flag, entered at zero shields and running on its context's dispatcher.
+    #[inline]
+    pub(crate) fn task(
+        job: &Job,
+        core: &JobCore,
+        context: &Context,
+        shields: &Shields,
+        yield_flag: *const dyn YieldRequest,
+    ) -> Frame {
+        debug_assert!(ptr::eq(job.core(), core));
+        debug_assert!(job
+            .node()
+            .shields()
+            .is_some_and(|own| ptr::eq(own, shields)));
+        Frame {
+            job,
+            core,
+            context,
+            owner: job,
+            shields,
+            hard_base: 0,
+            watch_base: 0,
+            yield_flag: Some(yield_flag),
+            runs_on: ptr::null(),
             prev: Cell::new(ptr::null()),
         }
     }
@@ -191,6 +226,14 @@ impl Frame {
         unsafe { &*self.job }
     }
 
+    /// The state machine of the frame's job.
+    fn core(&self) -> &JobCore {
+        // `core` is the state machine inside the node of `job`, which the poll that built this
+        // frame lent and which outlives the frame.
+        // SAFETY: rule 1 of the module docs keeps `core` valid while `&self` is borrowed.
+        unsafe { &*self.core }
+    }
+
     pub(crate) fn context(&self) -> &Context {
         // The context was lent by the poll that built this frame and outlives the frame.
         // SAFETY: rule 1 of the module docs keeps `context` valid while `&self` is borrowed.
@@ -218,7 +261,7 @@ impl Frame {
     /// cancelled and nothing inside it shields or watches (see the module docs).
     pub(crate) fn must_drop(&self) -> bool {
         let shields = self.shields();
-        self.job().is_cancelled()
+        self.core().is_cancelled()
             && shields.hard.load(Ordering::Relaxed) <= self.hard_base
             && shields.watch.load(Ordering::Relaxed) <= self.watch_base
     }
@@ -226,7 +269,7 @@ impl Frame {
     /// `true` when suspension points inside this frame must stay pending so the body is dropped
     /// (by the frame itself, or by a `with_cleanup` watching it).
     fn cancellation_requested(&self) -> bool {
-        self.job().is_cancelled() && self.shields().hard.load(Ordering::Relaxed) <= self.hard_base
+        self.core().is_cancelled() && self.shields().hard.load(Ordering::Relaxed) <= self.hard_base
     }
 }
 

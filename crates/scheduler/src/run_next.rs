@@ -65,6 +65,7 @@ impl Default for RunNext {
 impl RunNext {
     /// Puts `task` in the slot, stamped with the owner's task count. Returns the task that must
     /// go to the ring instead: the previous occupant, or `task` itself if a thief holds the slot.
+    #[inline]
     pub(crate) fn put(&self, task: Runnable, stamp: u32) -> Option<Runnable> {
         if self
             .state

@@ -207,6 +207,7 @@ impl CoroutineScheduler {
     /// running on this pool is taken as that task yielding (re-queuing itself and returning):
     /// the new task takes over its blocking count. Fails only after
     /// [`shutdown`](Self::shutdown), giving the runnable back.
+    #[inline]
     pub fn dispatch(
         &self,
         runnable: Runnable,

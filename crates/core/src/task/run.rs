@@ -9,7 +9,7 @@ use super::body::Body;
 use super::stage::Running;
 use super::state::EndRun;
 use super::{catch, Task};
-use crate::current::{self, Frame, ShieldBases, YieldRequest};
+use crate::current::{self, Frame, YieldRequest};
 use crate::debug;
 use crate::error::{DispatchError, JobError};
 use crate::job::state_machine::BodyOutcome;
@@ -44,21 +44,17 @@ impl<B: Body> Task<B> {
         let job: &Job = &job;
         let outcome = {
             let yield_flag: *const dyn YieldRequest = &**self as &dyn YieldRequest;
-            let frame = Frame::new(
-                job,
-                &self.context,
-                job,
-                &self.shields,
-                ShieldBases::default(),
-                Some(yield_flag),
-                None, // a task runs on its context's dispatcher
-            );
+            let frame = Frame::task(job, &self.job, &self.context, &self.shields, yield_flag);
             thread_context::around_poll(&self.context, || {
-                debug::around_poll(job.id(), self.location, || {
-                    current::enter(&frame, || {
-                        self.step(&mut running, job, atomic_start, &frame)
-                    })
-                })
+                debug::around_poll(
+                    || self.job.id(),
+                    self.location,
+                    || {
+                        current::enter(&frame, || {
+                            self.step(&mut running, job, atomic_start, &frame)
+                        })
+                    },
+                )
             })
         };
         match outcome {
