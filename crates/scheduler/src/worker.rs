@@ -158,15 +158,7 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
                     since_driver_poll = 0;
                     poll_driver();
                 }
-                with_worker(|worker| {
-                    let slot = &worker.slot;
-                    slot.counters.poll();
-                    let started = &slot.tasks_started;
-                    started.store(
-                        started.load(Ordering::Relaxed).wrapping_add(1),
-                        Ordering::Relaxed,
-                    );
-                });
+                // `next_task` counted it (`count_cpu_task`) under the borrow it had anyway.
                 run_task(task);
             }
             Next::Run(task, Kind::Blocking) => {
@@ -388,6 +380,19 @@ impl Worker {
         }
     }
 
+    /// A CPU task is about to run: counts its poll and moves the "run next" stamp base on (see
+    /// [`RunNext`](crate::run_next::RunNext)). Only this worker writes `tasks_started`.
+    #[inline]
+    fn count_cpu_task(&self) {
+        let slot = &self.slot;
+        slot.counters.poll();
+        let started = &slot.tasks_started;
+        started.store(
+            started.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    }
+
     fn next_random(&mut self) -> u32 {
         // Marsaglia's xorshift32 (13, 17, 5), as kotlinx's workers use.
         let mut x = self.rng;
@@ -422,8 +427,11 @@ impl Worker {
                 .map(|task| Next::Run(task, Kind::Blocking))
         };
         match found {
-            Some(next @ Next::Run(..)) => {
+            Some(next @ Next::Run(_, kind)) => {
                 self.stop_searching(true);
+                if kind == Kind::Cpu {
+                    self.count_cpu_task();
+                }
                 next
             }
             Some(other) => other,

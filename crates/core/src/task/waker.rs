@@ -39,6 +39,12 @@ impl<B: Body> Task<B> {
         }
     }
 
+    /// The first dispatch of a task its builder created `SCHEDULED` (see the creation protocol
+    /// of the builders): the builder owns that bit, and no wake can have dispatched the task.
+    pub(crate) fn schedule_first(self: &Arc<Self>) {
+        self.schedule(false);
+    }
+
     /// Hands the task to its dispatcher, or runs it in place (trampoline) when no dispatch is
     /// needed. The caller owns the `SCHEDULED` bit.
     fn schedule(self: &Arc<Self>, fair: bool) {
