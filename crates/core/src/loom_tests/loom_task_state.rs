@@ -84,3 +84,42 @@ fn loom_wake_racing_completion_never_dispatches() {
         assert_eq!(state.start_run(), StartRun::Complete);
     });
 }
+
+/// A task created `SCHEDULED` (the builders' Default and Atomic starts) racing a wake (a
+/// cancellation by its parent) before its creator dispatched it: whoever is owed a run runs
+/// the task (the waker's thread too, if its wake dispatched), and `start_run`'s checks panic
+/// if two runs ever overlap or one starts unowed. A wake before the creator's run is absorbed
+/// by it (that run sees the wake's data); only a wake after it dispatches again.
+#[test]
+fn loom_created_scheduled_is_dispatched_once() {
+    fn run(state: &TaskState, data: &AtomicUsize) -> usize {
+        let mut seen = 0;
+        loop {
+            let StartRun::Run { .. } = state.start_run() else {
+                panic!("an owed run must start");
+            };
+            seen = seen.max(data.load(Ordering::Relaxed));
+            if state.end_run() == EndRun::Idle {
+                return seen;
+            }
+        }
+    }
+    loom::model(|| {
+        let state = Arc::new(TaskState::new(SCHEDULED));
+        let data = Arc::new(AtomicUsize::new(0));
+        let waker = {
+            let (state, data) = (state.clone(), data.clone());
+            thread::spawn(move || {
+                data.store(1, Ordering::Relaxed);
+                (state.wake() == WakeAction::Dispatch).then(|| run(&state, &data))
+            })
+        };
+        // The creator's dispatch: its runnable runs here.
+        let creator_saw = run(&state, &data);
+        let waker_run_saw = waker.join().unwrap();
+        assert!(
+            creator_saw == 1 || waker_run_saw == Some(1),
+            "the wake was lost: no run saw its data"
+        );
+    });
+}
