@@ -7,7 +7,10 @@
 //!   worker's "run next" slot (or its ring, when `fair`); from anywhere else it goes to the
 //!   global CPU queue. Either way the submitter then signals CPU work
 //!   ([`signal_cpu_work`](Pool::signal_cpu_work)): it wakes a parked worker, or starts one
-//!   if none is parked and nobody searches.
+//!   if none is parked and nobody searches. Except for a `fair` push by a worker to its own
+//!   ring: that is the task it runs re-queuing itself (a yield), no new work, and the worker
+//!   is awake to run it; kotlinx's tail dispatch (`skipUnpark`) skips the unpark the same way,
+//!   and on the yield path it costs a `SeqCst` fence per yield.
 //! * A blocking task is counted in the control word *before* it is published (kotlinx #3642)
 //!   (a blocking task re-queuing itself with `fair` passes its own count on instead),
 //!   always goes to the global blocking queue (so local queues only ever hold CPU work, which
@@ -240,6 +243,9 @@ impl Pool {
         match mode {
             TaskMode::ProbablyBlocking => self.dispatch_blocking(task, fair),
             TaskMode::NonBlocking => match worker::push_local(self, task, fair) {
+                // A worker re-queuing what it runs (a yield): no new work appeared, and this
+                // worker is awake to run it (kotlinx's tail dispatch skips the unpark too).
+                Ok(()) if fair => {}
                 // Pushed by a worker of this pool: a thread exists.
                 Ok(()) => self.signal_cpu_work(),
                 Err(task) => self.dispatch_global(task),

@@ -203,7 +203,9 @@ impl CoroutineScheduler {
     /// Queues `runnable`. `mode` says whether it may block (then it does not hold a CPU
     /// permit while it runs, and the pool adds a thread to compensate); `fair` queues it
     /// behind the work already waiting (after `yield_now`), otherwise a task dispatched from a
-    /// worker runs next on that worker. A blocking task dispatched `fair` by a blocking task
+    /// worker runs next on that worker. A `fair` CPU task dispatched by a worker of this pool
+    /// is taken as the running task re-queuing itself: it wakes no other worker (the caller's
+    /// worker runs it after what it has queued). A blocking task dispatched `fair` by a blocking task
     /// running on this pool is taken as that task yielding (re-queuing itself and returning):
     /// the new task takes over its blocking count. Fails only after
     /// [`shutdown`](Self::shutdown), giving the runnable back.
