@@ -7,10 +7,11 @@
 //!   worker's "run next" slot (or its ring, when `fair`); from anywhere else it goes to the
 //!   global CPU queue. Either way the submitter then signals CPU work
 //!   ([`signal_cpu_work`](Pool::signal_cpu_work)): it wakes a parked worker, or starts one
-//!   if none is parked and nobody searches. Except for a `fair` push by a worker to its own
-//!   ring: that is the task it runs re-queuing itself (a yield), no new work, and the worker
-//!   is awake to run it; kotlinx's tail dispatch (`skipUnpark`) skips the unpark the same way,
-//!   and on the yield path it costs a `SeqCst` fence per yield.
+//!   if none is parked and nobody searches. Except for a re-queue (`CoroutineScheduler::requeue`,
+//!   a yield) by a worker to its own ring: that is the task it runs, no new work, and the
+//!   worker is awake to run it; kotlinx's tail dispatch (`skipUnpark`) skips the unpark the
+//!   same way, and on the yield path the signal costs a `SeqCst` fence per yield. A plain
+//!   `fair` dispatch of other work signals as usual.
 //! * A blocking task is counted in the control word *before* it is published (kotlinx #3642)
 //!   (a blocking task re-queuing itself with `fair` passes its own count on instead),
 //!   always goes to the global blocking queue (so local queues only ever hold CPU work, which
@@ -230,22 +231,26 @@ impl Pool {
     /// Inlined into the dispatcher's submit: the local push and the signal after it are the
     /// path of every wake and yield on a worker, and each call level there cost about as much
     /// as the push itself. The global and blocking paths stay out of line.
+    /// `requeue` (implies `fair`): the running task re-queues itself (see
+    /// `CoroutineScheduler::requeue`).
     #[inline]
     pub(crate) fn dispatch(
         self: &Arc<Self>,
         task: Runnable,
         mode: TaskMode,
         fair: bool,
+        requeue: bool,
     ) -> Result<(), Runnable> {
+        debug_assert!(fair || !requeue, "a re-queue is fair");
         if self.closed.load(Ordering::Acquire) {
             return Err(task);
         }
         match mode {
             TaskMode::ProbablyBlocking => self.dispatch_blocking(task, fair),
             TaskMode::NonBlocking => match worker::push_local(self, task, fair) {
-                // A worker re-queuing what it runs (a yield): no new work appeared, and this
-                // worker is awake to run it (kotlinx's tail dispatch skips the unpark too).
-                Ok(()) if fair => {}
+                // A worker re-queuing the task it runs (a yield): no new work appeared, and
+                // this worker is awake to run it (kotlinx's tail dispatch skips the unpark too).
+                Ok(()) if requeue => {}
                 // Pushed by a worker of this pool: a thread exists.
                 Ok(()) => self.signal_cpu_work(),
                 Err(task) => self.dispatch_global(task),

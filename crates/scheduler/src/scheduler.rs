@@ -203,9 +203,7 @@ impl CoroutineScheduler {
     /// Queues `runnable`. `mode` says whether it may block (then it does not hold a CPU
     /// permit while it runs, and the pool adds a thread to compensate); `fair` queues it
     /// behind the work already waiting (after `yield_now`), otherwise a task dispatched from a
-    /// worker runs next on that worker. A `fair` CPU task dispatched by a worker of this pool
-    /// is taken as the running task re-queuing itself: it wakes no other worker (the caller's
-    /// worker runs it after what it has queued). A blocking task dispatched `fair` by a blocking task
+    /// worker runs next on that worker. A blocking task dispatched `fair` by a blocking task
     /// running on this pool is taken as that task yielding (re-queuing itself and returning):
     /// the new task takes over its blocking count. Fails only after
     /// [`shutdown`](Self::shutdown), giving the runnable back.
@@ -217,7 +215,21 @@ impl CoroutineScheduler {
         fair: bool,
     ) -> Result<(), Rejected<Runnable>> {
         self.pool
-            .dispatch(runnable, mode, fair)
+            .dispatch(runnable, mode, fair, false)
+            .map_err(|runnable| Rejected::new(runnable, &self.pool.name))
+    }
+
+    /// [`dispatch`](Self::dispatch) with `fair`, for the task a worker is running re-queuing
+    /// itself after a yield (a coroutine's `yield_now`, a dispatcher loop's batch end), which
+    /// returns right after. On a worker of this pool holding a CPU permit the task goes to the
+    /// back of that worker's queue and, unlike `dispatch`, wakes no other worker: no new work
+    /// appeared, and this worker is awake to run it (kotlinx's tail dispatch). Anything else
+    /// (a new task the caller then blocks on) must use `dispatch`, which wakes a worker to
+    /// steal it.
+    #[inline]
+    pub fn requeue(&self, runnable: Runnable, mode: TaskMode) -> Result<(), Rejected<Runnable>> {
+        self.pool
+            .dispatch(runnable, mode, true, true)
             .map_err(|runnable| Rejected::new(runnable, &self.pool.name))
     }
 
