@@ -259,6 +259,7 @@ impl Frame {
 
     /// `true` when this frame's body must be dropped at the current suspension: its job is
     /// cancelled and nothing inside it shields or watches (see the module docs).
+    #[inline]
     pub(crate) fn must_drop(&self) -> bool {
         let shields = self.shields();
         self.core().is_cancelled()
@@ -288,6 +289,11 @@ pub(crate) struct Shields {
     /// Set during a poll by a suspension point that must see a later cancellation (see
     /// [`poll_on_cancel`]); the task reads and clears it before its next poll.
     poll_on_cancel: AtomicBool,
+    /// Set during a task's poll by `yield_now` with the task's own waker: the runner woke
+    /// itself, and the task makes that wake when it releases `RUNNING` after the poll
+    /// (`TaskState::end_run`), instead of a read-modify-write of its state word per yield.
+    /// Unused by scope jobs (it sits in the padding after `poll_on_cancel`).
+    yielded: AtomicBool,
 }
 
 impl Shields {
@@ -305,11 +311,32 @@ impl Shields {
             hard: AtomicU32::new(0),
             watch: AtomicU32::new(0),
             poll_on_cancel: AtomicBool::new(false),
+            yielded: AtomicBool::new(false),
         }
+    }
+
+    /// Records that the task's poll woke the task itself for a yield (see `yielded`). Only the
+    /// thread polling the task calls it.
+    #[inline]
+    pub(crate) fn set_yielded(&self) {
+        // Relaxed: see `take_poll_on_cancel`.
+        self.yielded.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the poll that just returned woke its task for a yield, and clears it.
+    #[inline]
+    pub(crate) fn take_yielded(&self) -> bool {
+        // Relaxed, a load plus a store: as in `take_poll_on_cancel`.
+        let yielded = self.yielded.load(Ordering::Relaxed);
+        if yielded {
+            self.yielded.store(false, Ordering::Relaxed);
+        }
+        yielded
     }
 
     /// Whether the last poll asked to be polled once more if the coroutine is cancelled, and
     /// clears the request (each poll makes its own).
+    #[inline]
     pub(crate) fn take_poll_on_cancel(&self) -> bool {
         // Relaxed, and a load plus a store rather than a swap: only the thread polling the
         // task touches it, and this runs on every poll (a locked RMW there costs ~20 cycles).
@@ -362,6 +389,7 @@ pub(crate) fn enter_catching<R>(frame: &Frame, f: impl FnOnce() -> R) -> std::th
 }
 
 /// Makes `frame` the current frame of this thread (only [`enter`] and [`enter_catching`] do).
+#[inline]
 fn push(frame: &Frame) {
     CURRENT.with(|current| {
         frame.prev.set(current.get());
@@ -370,6 +398,7 @@ fn push(frame: &Frame) {
 }
 
 /// Makes the frame `frame` was pushed on the current one again.
+#[inline]
 fn pop(frame: &Frame) {
     CURRENT.with(|current| {
         debug_assert!(ptr::eq(current.get(), frame), "frames popped out of order");
@@ -555,6 +584,7 @@ pub fn ensure_active() -> Result<(), JobError> {
 /// first poll asks the task to re-dispatch fairly and wakes it, unless the coroutine resumes
 /// in place with no in-place work queued; a second poll completes. Outside coroutines it
 /// yields once to whoever polls it.
+#[inline]
 pub(crate) fn poll_yield(yielded: &mut bool, waker: &Waker) -> Poll<()> {
     with_frame(|frame| {
         let Some(frame) = frame else {
@@ -587,4 +617,15 @@ pub(crate) fn poll_yield(yielded: &mut bool, waker: &Waker) -> Poll<()> {
         }
         Poll::Pending
     })
+}
+
+#[cfg(all(test, not(corral_loom)))]
+mod tests {
+    use super::Shields;
+
+    /// The yield flag sits in the padding of the counters: a task pays no byte for it.
+    #[test]
+    fn shields_keep_their_size() {
+        assert_eq!(std::mem::size_of::<Shields>(), 12);
+    }
 }

@@ -63,7 +63,7 @@ impl<B: Body> Task<B> {
                 job.core().body_completed(job, outcome);
                 EndRun::Idle
             }
-            None => running.end_run(),
+            None => running.end_run(self.shields.take_yielded()),
         }
     }
 

@@ -86,7 +86,9 @@ impl<B: Body> YieldRequest for Task<B> {
     fn request_yield(&self, waker: &Waker) -> bool {
         // Our own waker's data pointer is this task (the std `Wake` impl on `Arc<Task<B>>`).
         if std::ptr::eq(waker.data(), (self as *const Self).cast()) {
-            self.cell.yield_wake();
+            // The runner waking itself: recorded for `end_run`, which makes the wake in the
+            // CAS that releases `RUNNING` (no read-modify-write of its own).
+            self.shields.set_yielded();
             true
         } else {
             self.cell.request_yield();
