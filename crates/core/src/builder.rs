@@ -8,13 +8,16 @@
 //!
 //! # Creation protocol
 //!
-//! 1. The task is allocated (one allocation) with its initial state word: idle for Default and
-//!    Lazy, `ATOMIC_START` for Atomic, `RUNNING` for Undispatched (so nothing can dispatch it
-//!    before its inline first poll).
+//! 1. The task is allocated (one allocation) with its initial state word: `SCHEDULED` for
+//!    Default (and Atomic, with `ATOMIC_START`), idle for Lazy, `RUNNING` for Undispatched (so
+//!    nothing can dispatch it before its inline first poll). A task created `SCHEDULED` owes
+//!    its creator the first dispatch: a wake before that (a cancellation in step 2) finds a run
+//!    already owed and does nothing, exactly as if the creator had woken it first, and the
+//!    creator saves the wake's read-modify-write.
 //! 2. It is attached to its parent, the context's job (a `NonCancellable` job element or none
 //!    makes a root). A cancelling parent cancels it right away; a final parent refuses it and
 //!    cancels it.
-//! 3. It is started: Default and Atomic are woken (dispatched, or run in place); Lazy waits for
+//! 3. It is started: Default and Atomic are dispatched (or run in place); Lazy waits for
 //!    `start`/`join`/`await`; Undispatched is polled inline now, until its first suspension,
 //!    even if it was cancelled in step 2.
 
@@ -29,7 +32,7 @@ use crate::deferred::Deferred;
 use crate::job::attach;
 use crate::job::state_machine::JobKind;
 use crate::job::Job;
-use crate::task::state::{ATOMIC_START, RUNNING, RUN_UNIT};
+use crate::task::state::{ATOMIC_START, RUNNING, RUN_UNIT, SCHEDULED};
 use crate::task::{AsyncBody, Body, LaunchBody, Task, TryLaunchBody};
 
 /// When a new coroutine starts (Kotlin `CoroutineStart`).
@@ -126,9 +129,9 @@ fn spawn<B: Body>(
     // Moved out, not cloned: the parent's reference count is shared with every sibling.
     let parent = context.take_parent();
     let (lazy, initial) = match start {
-        CoroutineStart::Default => (false, 0),
+        CoroutineStart::Default => (false, SCHEDULED),
         CoroutineStart::Lazy => (true, 0),
-        CoroutineStart::Atomic => (false, ATOMIC_START),
+        CoroutineStart::Atomic => (false, SCHEDULED | ATOMIC_START),
         // Its inline first run claims no `RUNNING` through `start_run`, which counts runs.
         CoroutineStart::Undispatched => (false, RUNNING | RUN_UNIT),
     };
@@ -142,7 +145,8 @@ fn spawn<B: Body>(
         }
     }
     match start {
-        CoroutineStart::Default | CoroutineStart::Atomic => task.wake_task(),
+        // Created `SCHEDULED`: this caller owns the first dispatch (step 1).
+        CoroutineStart::Default | CoroutineStart::Atomic => task.schedule_first(),
         CoroutineStart::Lazy => {}
         // An Undispatched task is created `RUNNING` (above): no wake since then could
         // dispatch it and no runnable could run it.

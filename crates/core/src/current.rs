@@ -69,6 +69,7 @@ use std::task::{Poll, Waker};
 use crate::context::{Context, Elements, JobElement};
 use crate::dispatcher::Dispatcher;
 use crate::error::JobError;
+use crate::job::state_machine::JobCore;
 use crate::job::{Job, JobNode};
 use crate::loom::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use crate::trampoline;
@@ -76,6 +77,9 @@ use crate::trampoline;
 /// One coroutine frame; see the module docs.
 pub(crate) struct Frame {
     job: *const Job,
+    /// `job`'s state machine, looked up once when the frame is made: the cancellation checks
+    /// of every suspension point read its state without a virtual call.
+    core: *const JobCore,
     /// The context of the frame; its job element, if any, is never read (the job is `job`).
     context: *const Elements,
     /// The job whose node holds `shields` (see "Who owns a shield" in the module docs).
@@ -136,6 +140,7 @@ impl Frame {
             .is_some_and(|own| ptr::eq(own, shields)));
         Frame {
             job,
+            core: job.core(),
             context,
             owner,
             shields,
@@ -143,6 +148,36 @@ impl Frame {
             watch_base: bases.watch,
             yield_flag,
             runs_on: runs_on.map_or(ptr::null(), |dispatcher| dispatcher as *const Dispatcher),
+            prev: Cell::new(ptr::null()),
+        }
+    }
+
+    /// The outermost frame of a task's run: the task's own job (its state machine `core`,
+    /// passed in so the poll path makes no virtual call for it), context, counters and yield
+    /// flag, entered at zero shields and running on its context's dispatcher.
+    #[inline]
+    pub(crate) fn task(
+        job: &Job,
+        core: &JobCore,
+        context: &Elements,
+        yield_flag: *const dyn YieldRequest,
+    ) -> Frame {
+        debug_assert!(ptr::eq(job.core(), core));
+        let shields = core.shields();
+        debug_assert!(job
+            .node()
+            .shields()
+            .is_some_and(|own| ptr::eq(own, shields)));
+        Frame {
+            job,
+            core,
+            context,
+            owner: job,
+            shields,
+            hard_base: 0,
+            watch_base: 0,
+            yield_flag: Some(yield_flag),
+            runs_on: ptr::null(),
             prev: Cell::new(ptr::null()),
         }
     }
@@ -191,6 +226,14 @@ impl Frame {
         unsafe { &*self.job }
     }
 
+    /// The state machine of the frame's job.
+    fn core(&self) -> &JobCore {
+        // `core` is the state machine inside the node of `job`, which the poll that built this
+        // frame lent and which outlives the frame.
+        // SAFETY: rule 1 of the module docs keeps `core` valid while `&self` is borrowed.
+        unsafe { &*self.core }
+    }
+
     pub(crate) fn context(&self) -> &Elements {
         // The context was lent by the poll that built this frame and outlives the frame.
         // SAFETY: rule 1 of the module docs keeps `context` valid while `&self` is borrowed.
@@ -216,9 +259,10 @@ impl Frame {
 
     /// `true` when this frame's body must be dropped at the current suspension: its job is
     /// cancelled and nothing inside it shields or watches (see the module docs).
+    #[inline]
     pub(crate) fn must_drop(&self) -> bool {
         let shields = self.shields();
-        self.job().is_cancelled()
+        self.core().is_cancelled()
             && shields.hard.load(Ordering::Relaxed) <= self.hard_base
             && shields.watch.load(Ordering::Relaxed) <= self.watch_base
     }
@@ -226,7 +270,7 @@ impl Frame {
     /// `true` when suspension points inside this frame must stay pending so the body is dropped
     /// (by the frame itself, or by a `with_cleanup` watching it).
     fn cancellation_requested(&self) -> bool {
-        self.job().is_cancelled() && self.shields().hard.load(Ordering::Relaxed) <= self.hard_base
+        self.core().is_cancelled() && self.shields().hard.load(Ordering::Relaxed) <= self.hard_base
     }
 }
 
@@ -236,7 +280,7 @@ impl Frame {
 /// lowered on another thread wakes the owner afterwards (see `ShieldGuard`'s drop), and that
 /// wake orders the decrement before the owner's next poll.
 ///
-/// Five bytes: they live in the padding of every [`JobCore`](crate::job::state_machine::JobCore)
+/// Six bytes: they live in the padding of every [`JobCore`](crate::job::state_machine::JobCore)
 /// (a task's, a scope frame's), so no job pays a word for them.
 #[derive(Debug, Default)]
 pub(crate) struct Shields {
@@ -248,6 +292,11 @@ pub(crate) struct Shields {
     /// Set during a poll by a suspension point that must see a later cancellation (see
     /// [`poll_on_cancel`]); the task reads and clears it before its next poll.
     poll_on_cancel: AtomicBool,
+    /// Set during a task's poll by `yield_now` with the task's own waker: the runner woke
+    /// itself, and the task makes that wake when it releases `RUNNING` after the poll
+    /// (`TaskState::end_run`), instead of a read-modify-write of its state word per yield.
+    /// Unused by scope jobs.
+    yielded: AtomicBool,
 }
 
 impl Shields {
@@ -265,11 +314,32 @@ impl Shields {
             hard: AtomicU16::new(0),
             watch: AtomicU16::new(0),
             poll_on_cancel: AtomicBool::new(false),
+            yielded: AtomicBool::new(false),
         }
+    }
+
+    /// Records that the task's poll woke the task itself for a yield (see `yielded`). Only the
+    /// thread polling the task calls it.
+    #[inline]
+    pub(crate) fn set_yielded(&self) {
+        // Relaxed: see `take_poll_on_cancel`.
+        self.yielded.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the poll that just returned woke its task for a yield, and clears it.
+    #[inline]
+    pub(crate) fn take_yielded(&self) -> bool {
+        // Relaxed, a load plus a store: as in `take_poll_on_cancel`.
+        let yielded = self.yielded.load(Ordering::Relaxed);
+        if yielded {
+            self.yielded.store(false, Ordering::Relaxed);
+        }
+        yielded
     }
 
     /// Whether the last poll asked to be polled once more if the coroutine is cancelled, and
     /// clears the request (each poll makes its own).
+    #[inline]
     pub(crate) fn take_poll_on_cancel(&self) -> bool {
         // Relaxed, and a load plus a store rather than a swap: only the thread polling the
         // task touches it, and this runs on every poll (a locked RMW there costs ~20 cycles).
@@ -322,6 +392,7 @@ pub(crate) fn enter_catching<R>(frame: &Frame, f: impl FnOnce() -> R) -> std::th
 }
 
 /// Makes `frame` the current frame of this thread (only [`enter`] and [`enter_catching`] do).
+#[inline]
 fn push(frame: &Frame) {
     CURRENT.with(|current| {
         frame.prev.set(current.get());
@@ -330,6 +401,7 @@ fn push(frame: &Frame) {
 }
 
 /// Makes the frame `frame` was pushed on the current one again.
+#[inline]
 fn pop(frame: &Frame) {
     CURRENT.with(|current| {
         debug_assert!(ptr::eq(current.get(), frame), "frames popped out of order");
@@ -531,6 +603,7 @@ pub fn ensure_active() -> Result<(), JobError> {
 /// first poll asks the task to re-dispatch fairly and wakes it, unless the coroutine resumes
 /// in place with no in-place work queued; a second poll completes. Outside coroutines it
 /// yields once to whoever polls it.
+#[inline]
 pub(crate) fn poll_yield(yielded: &mut bool, waker: &Waker) -> Poll<()> {
     with_frame(|frame| {
         let Some(frame) = frame else {
@@ -563,4 +636,16 @@ pub(crate) fn poll_yield(yielded: &mut bool, waker: &Waker) -> Poll<()> {
         }
         Poll::Pending
     })
+}
+
+#[cfg(all(test, not(corral_loom)))]
+mod tests {
+    use super::Shields;
+
+    /// Six bytes, which fit in the padding of a `JobCore` (its size is held by the job's
+    /// layout test): the counters, the poll-on-cancel flag and the yield flag.
+    #[test]
+    fn shields_keep_their_size() {
+        assert_eq!(std::mem::size_of::<Shields>(), 6);
+    }
 }

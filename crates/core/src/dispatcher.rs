@@ -47,6 +47,9 @@ pub trait Dispatch: Send + Sync + fmt::Display + 'static {
 
     /// Queues `runnable` after `yield_now`: it must run after the work already queued here
     /// (FIFO), so that yielding lets others run. Defaults to [`dispatch`](Dispatch::dispatch).
+    /// `runnable` is the work running now re-queuing itself (a coroutine after `yield_now`, a
+    /// dispatch loop after its batch), so no new work appears: a dispatcher may skip waking
+    /// other threads for it.
     fn dispatch_yield(&self, runnable: Runnable) {
         self.dispatch(runnable);
     }

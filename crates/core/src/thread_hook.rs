@@ -32,16 +32,15 @@ pub fn install(hook: fn()) -> Result<(), fn()> {
 /// by the poll paths before they poll a coroutine.
 #[inline]
 pub fn run_on_this_thread() {
-    if INSTALLED.load(Ordering::Relaxed) {
+    // The flag check inline, the first run out of line: with a hook installed this runs on
+    // every poll, and a call per poll cost more than the check itself.
+    if INSTALLED.load(Ordering::Relaxed) && !RAN.get() {
         run_once_here();
     }
 }
 
 #[cold]
 fn run_once_here() {
-    if RAN.get() {
-        return;
-    }
     if let Some(hook) = HOOK.get() {
         // Marked first: a hook that polls a coroutine itself does not run twice.
         RAN.set(true);

@@ -36,12 +36,27 @@ impl SchedulerDispatch {
         }
     }
 
+    /// Inlined into `dispatch` and `dispatch_yield`, and the scheduler's submit path into it:
+    /// one call level on the path of every wake. A rejection is out of line.
+    #[inline]
     fn submit(&self, runnable: Runnable, fair: bool) {
-        if let Err(rejected) = self.scheduler.dispatch(runnable, self.mode, fair) {
-            rejected.into_inner().reject(DispatchError::Closed {
-                dispatcher: self.name.clone(),
-            });
+        // `dispatch_yield` is the running coroutine (or view loop) re-queuing itself after a
+        // yield (the `Dispatch` contract): a re-queue, which wakes no other worker.
+        let submitted = if fair {
+            self.scheduler.requeue(runnable, self.mode)
+        } else {
+            self.scheduler.dispatch(runnable, self.mode, false)
+        };
+        if let Err(rejected) = submitted {
+            self.reject_closed(rejected.into_inner());
         }
+    }
+
+    #[cold]
+    fn reject_closed(&self, runnable: Runnable) {
+        runnable.reject(DispatchError::Closed {
+            dispatcher: self.name.clone(),
+        });
     }
 
     pub(crate) fn scheduler(&self) -> &CoroutineScheduler {

@@ -149,6 +149,7 @@ impl ControlWord {
     /// Counts one more thread if fewer than `limit` exist *and* fewer than `core` of them are
     /// free for CPU work (the compensation rule; see the module docs for why the blocking
     /// count may be read beside the word). `true` if counted.
+    #[inline]
     pub(crate) fn try_add_compensating_thread(&self, limit: usize) -> bool {
         let core = self.core_pool_size;
         self.update(|s| {

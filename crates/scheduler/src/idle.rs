@@ -73,6 +73,7 @@ impl Idle {
     }
 
     /// Workers currently searching (a racy hint).
+    #[inline]
     pub(crate) fn searching(&self) -> usize {
         self.searching.load(Ordering::SeqCst)
     }
@@ -101,6 +102,7 @@ impl Idle {
     }
 
     /// Called after publishing work: wakes a parked worker if nobody is searching.
+    #[inline]
     pub(crate) fn notify_work(&self) -> bool {
         // Orders the caller's publication (whatever queue it used) before the load below.
         crate::loom::sync::atomic::fence(Ordering::SeqCst);

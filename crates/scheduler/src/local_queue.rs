@@ -127,6 +127,7 @@ impl Inner {
     ///
     /// Only the owner calls this, for a `position` outside `steal..tail` (no thief is copying
     /// it and no task lives there), before publishing it with a release store of `tail`.
+    #[inline]
     unsafe fn put(&self, position: u32, task: Runnable) {
         self.buffer[(position & MASK) as usize].with_mut(|slot| {
             // SAFETY: by this function's contract nobody else reads or writes this slot now.
@@ -144,6 +145,7 @@ impl Inner {
 impl Owner {
     /// Queues `task` at the back. If the ring is full, its older half and `task` move to
     /// `overflow` in one batch.
+    #[inline]
     pub fn push_back(&mut self, task: Runnable, overflow: &GlobalQueue) {
         let inner = &*self.inner;
         let mut task = task;
@@ -174,7 +176,9 @@ impl Owner {
 }
 
 /// The owner's overflow path of [`Owner::push_back`]: moves the older half of a full ring and
-/// `task` to `overflow`, or gives `task` back if a thief got in first.
+/// `task` to `overflow`, or gives `task` back if a thief got in first. Out of line: the ring
+/// is rarely full, and `push_back` is inlined into the submit path.
+#[inline(never)]
 fn push_overflow(
     inner: &Inner,
     task: Runnable,

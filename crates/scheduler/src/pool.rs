@@ -7,7 +7,11 @@
 //!   worker's "run next" slot (or its ring, when `fair`); from anywhere else it goes to the
 //!   global CPU queue. Either way the submitter then signals CPU work
 //!   ([`signal_cpu_work`](Pool::signal_cpu_work)): it wakes a parked worker, or starts one
-//!   if none is parked and nobody searches.
+//!   if none is parked and nobody searches. Except for a re-queue (`CoroutineScheduler::requeue`,
+//!   a yield) by a worker to its own ring: that is the task it runs, no new work, and the
+//!   worker is awake to run it; kotlinx's tail dispatch (`skipUnpark`) skips the unpark the
+//!   same way, and on the yield path the signal costs a `SeqCst` fence per yield. A plain
+//!   `fair` dispatch of other work signals as usual.
 //! * A blocking task is counted in the control word *before* it is published (kotlinx #3642)
 //!   (a blocking task re-queuing itself with `fair` passes its own count on instead),
 //!   always goes to the global blocking queue (so local queues only ever hold CPU work, which
@@ -154,7 +158,9 @@ pub(crate) struct Pool {
     pub(crate) global_cpu: GlobalQueue,
     pub(crate) global_blocking: GlobalQueue,
     pub(crate) idle: Idle,
-    slots: Box<[OnceLock<Box<Slot>>]>,
+    /// Shared (`Arc`) so a worker holds its own slot directly instead of looking it up here
+    /// several times per task.
+    slots: Box<[OnceLock<Arc<Slot>>]>,
     /// One past the highest slot index ever used.
     slots_used: AtomicUsize,
     free_indices: Mutex<Vec<usize>>,
@@ -221,50 +227,71 @@ impl Pool {
     }
 
     /// Queues `task`; gives it back if the pool is shut down.
+    ///
+    /// Inlined into the dispatcher's submit: the local push and the signal after it are the
+    /// path of every wake and yield on a worker, and each call level there cost about as much
+    /// as the push itself. The global and blocking paths stay out of line.
+    /// `requeue` (implies `fair`): the running task re-queues itself (see
+    /// `CoroutineScheduler::requeue`).
+    #[inline]
     pub(crate) fn dispatch(
         self: &Arc<Self>,
         task: Runnable,
         mode: TaskMode,
         fair: bool,
+        requeue: bool,
     ) -> Result<(), Runnable> {
+        debug_assert!(fair || !requeue, "a re-queue is fair");
         if self.closed.load(Ordering::Acquire) {
             return Err(task);
         }
         match mode {
-            TaskMode::ProbablyBlocking => {
-                // A blocking task that re-queues itself fairly (it yields: a limited view's
-                // loop after its batch) hands its own count on instead of adding one. Counting
-                // both until it returns made every batch boundary of `Dispatchers::io()` look
-                // like 65 blocking tasks, and the compensation rule then added a thread each
-                // time: 2000 blocking IO coroutines ended on 64 + core + 10 threads and more.
-                if !(fair && worker::hand_off_blocking_count(self)) {
-                    self.control.add_blocking();
-                }
-                self.global_blocking.push(task);
-                self.reject_if_closed();
-                if !self.idle.notify_work() {
-                    self.compensate();
-                }
-                self.reject_if_threadless();
-            }
+            TaskMode::ProbablyBlocking => self.dispatch_blocking(task, fair),
             TaskMode::NonBlocking => match worker::push_local(self, task, fair) {
+                // A worker re-queuing the task it runs (a yield): no new work appeared, and
+                // this worker is awake to run it (kotlinx's tail dispatch skips the unpark too).
+                Ok(()) if requeue => {}
                 // Pushed by a worker of this pool: a thread exists.
                 Ok(()) => self.signal_cpu_work(),
-                Err(task) => {
-                    self.global_cpu.push(task);
-                    self.reject_if_closed();
-                    self.signal_cpu_work();
-                    self.reject_if_threadless();
-                }
+                Err(task) => self.dispatch_global(task),
             },
         }
         Ok(())
+    }
+
+    /// The blocking side of [`dispatch`](Self::dispatch).
+    #[inline(never)]
+    fn dispatch_blocking(self: &Arc<Self>, task: Runnable, fair: bool) {
+        // A blocking task that re-queues itself fairly (it yields: a limited view's loop after
+        // its batch) hands its own count on instead of adding one. Counting both until it
+        // returns made every batch boundary of `Dispatchers::io()` look like 65 blocking
+        // tasks, and the compensation rule then added a thread each time: 2000 blocking IO
+        // coroutines ended on 64 + core + 10 threads and more.
+        if !(fair && worker::hand_off_blocking_count(self)) {
+            self.control.add_blocking();
+        }
+        self.global_blocking.push(task);
+        self.reject_if_closed();
+        if !self.idle.notify_work() {
+            self.compensate();
+        }
+        self.reject_if_threadless();
+    }
+
+    /// A CPU task submitted from outside this pool's workers: to the global queue.
+    #[inline(never)]
+    fn dispatch_global(self: &Arc<Self>, task: Runnable) {
+        self.global_cpu.push(task);
+        self.reject_if_closed();
+        self.signal_cpu_work();
+        self.reject_if_threadless();
     }
 
     /// Called after publishing CPU work: wakes a parked worker or, if none is parked and
     /// nobody searches (a searcher would find the work and signal in turn), starts a worker
     /// while fewer than `core` threads can run CPU work (kotlinx's `signalCpuWork`). In a busy
     /// pool this adds loads and no RMW to a submission.
+    #[inline]
     pub(crate) fn signal_cpu_work(self: &Arc<Self>) {
         if !self.idle.notify_work() && self.idle.searching() == 0 {
             self.compensate();
@@ -330,15 +357,25 @@ impl Pool {
 
     /// Adds a thread if fewer than `core` threads are left for CPU work (the first workers,
     /// and compensation for blocking tasks), within `max`.
+    ///
+    /// Inlined (it runs after most submissions, finding nothing to do); starting the thread is
+    /// out of line.
+    #[inline]
     pub(crate) fn compensate(self: &Arc<Self>) {
         // A closing pool only drains: its exiting workers must not be replaced.
         if self.is_closed() {
             return;
         }
         if self.control.try_add_compensating_thread(self.max) {
-            tracing::debug!(pool = %self.name, "adding a worker");
-            self.spawn_worker();
+            self.add_worker();
         }
+    }
+
+    /// Starts the worker [`compensate`](Self::compensate) counted.
+    #[inline(never)]
+    fn add_worker(self: &Arc<Self>) {
+        tracing::debug!(pool = %self.name, "adding a worker");
+        self.spawn_worker();
     }
 
     /// Gives a CPU permit back, and wakes a worker waiting for one at the end of a blocking
@@ -381,7 +418,7 @@ impl Pool {
                     }
                 },
             };
-        let slot = self.slots[index].get_or_init(|| Box::new(Slot::new()));
+        let slot = self.slots[index].get_or_init(|| Arc::new(Slot::new()));
         slot.active.store(true, Ordering::Release);
         self.idle.reset(index);
         // A new worker starts as a searcher, as a woken one does: when it finds work and is the
@@ -428,6 +465,14 @@ impl Pool {
                 }
             }
         }
+    }
+
+    /// A handle to slot `index`, for the worker that runs in it.
+    pub(crate) fn slot_handle(&self, index: usize) -> Arc<Slot> {
+        self.slots[index]
+            .get()
+            .expect("a worker's slot is initialised before it starts")
+            .clone()
     }
 
     /// A worker thread takes slot `index`'s queue (the slot keeps it while no thread runs, so

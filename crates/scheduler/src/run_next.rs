@@ -15,10 +15,17 @@
 //!
 //! # Protocol
 //!
-//! The slot is a tiny lock: `EMPTY -> BUSY -> FULL -> BUSY -> EMPTY`, every transition out of a
-//! stable state by CAS. Whoever moves it to `BUSY` alone touches the value, so the owner and a
-//! thief can never both take the task. The owner never waits: if a thief holds the slot, the
-//! owner's new task goes to the ring instead.
+//! The slot is a tiny lock: `EMPTY -> BUSY -> FULL -> BUSY -> EMPTY`. Whoever moves it to
+//! `BUSY` alone touches the value, so the owner and a thief can never both take the task. The
+//! owner never waits: if a thief holds the slot, the owner's new task goes to the ring instead.
+//!
+//! Only the owner fills the slot ([`RunNext::put`]), and only `put` leaves `EMPTY`; takers
+//! (owner or thief) move `FULL -> BUSY` by CAS. So an `EMPTY` the owner reads stays `EMPTY`
+//! until the owner itself changes it: the owner fills an empty slot with plain stores (its
+//! acquire load of `EMPTY` orders the write after the last taker's read, the release store of
+//! `FULL` publishes it), without a read-modify-write, on every spawn and wake from a worker.
+//! Displacing a task (`FULL`) still takes the CAS, since a thief may be taking it.
+//! The loom model `loom_tests::run_next` checks both.
 
 use std::mem::MaybeUninit;
 use std::time::Duration;
@@ -65,15 +72,16 @@ impl Default for RunNext {
 impl RunNext {
     /// Puts `task` in the slot, stamped with the owner's task count. Returns the task that must
     /// go to the ring instead: the previous occupant, or `task` itself if a thief holds the slot.
+    #[inline]
+    ///
+    /// Only the slot's owner calls this (see the module docs).
     pub(crate) fn put(&self, task: Runnable, stamp: u32) -> Option<Runnable> {
-        if self
-            .state
-            .compare_exchange(EMPTY, BUSY, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
+        // Acquire: the last taker's release of `EMPTY` happens before our write of the value.
+        if self.state.load(Ordering::Acquire) == EMPTY {
             self.value.with_mut(|value| {
-                // We moved the slot EMPTY -> BUSY.
-                // SAFETY: the slot is ours alone and holds no value that the write could leak.
+                // Only the owner (this thread) moves the slot out of EMPTY, so it is ours alone
+                // until the store of FULL below, and holds no value the write could leak.
+                // SAFETY: nobody else reads or writes the value while the slot is EMPTY.
                 unsafe { (*value).write(task) };
             });
             self.stamp.store(stamp, Ordering::Relaxed);

@@ -207,6 +207,7 @@ impl CoroutineScheduler {
     /// running on this pool is taken as that task yielding (re-queuing itself and returning):
     /// the new task takes over its blocking count. Fails only after
     /// [`shutdown`](Self::shutdown), giving the runnable back.
+    #[inline]
     pub fn dispatch(
         &self,
         runnable: Runnable,
@@ -214,7 +215,21 @@ impl CoroutineScheduler {
         fair: bool,
     ) -> Result<(), Rejected<Runnable>> {
         self.pool
-            .dispatch(runnable, mode, fair)
+            .dispatch(runnable, mode, fair, false)
+            .map_err(|runnable| Rejected::new(runnable, &self.pool.name))
+    }
+
+    /// [`dispatch`](Self::dispatch) with `fair`, for the task a worker is running re-queuing
+    /// itself after a yield (a coroutine's `yield_now`, a dispatcher loop's batch end), which
+    /// returns right after. On a worker of this pool holding a CPU permit the task goes to the
+    /// back of that worker's queue and, unlike `dispatch`, wakes no other worker: no new work
+    /// appeared, and this worker is awake to run it (kotlinx's tail dispatch). Anything else
+    /// (a new task the caller then blocks on) must use `dispatch`, which wakes a worker to
+    /// steal it.
+    #[inline]
+    pub fn requeue(&self, runnable: Runnable, mode: TaskMode) -> Result<(), Rejected<Runnable>> {
+        self.pool
+            .dispatch(runnable, mode, true, true)
             .map_err(|runnable| Rejected::new(runnable, &self.pool.name))
     }
 

@@ -51,7 +51,7 @@ use corral_core::Runnable;
 use crate::idle::Wake;
 use crate::local_queue::Owner;
 use crate::park_driver::DRIVER_POLL_INTERVAL;
-use crate::pool::Pool;
+use crate::pool::{Pool, Slot};
 use crate::run_next::RUN_NEXT_STEAL_DELAY;
 
 /// Tasks between two looks at the global queues first (Go's `schedtick % 61`).
@@ -81,6 +81,8 @@ enum Kind {
 struct Worker {
     pool: Arc<Pool>,
     index: usize,
+    /// `pool`'s slot `index`: this worker's "run next" slot and counters.
+    slot: Arc<Slot>,
     owner: Owner,
     has_permit: bool,
     searching: bool,
@@ -129,6 +131,7 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
         *current = Some(Worker {
             pool: pool.clone(),
             index,
+            slot: pool.slot_handle(index),
             owner,
             has_permit: false,
             // Counted as searching by `Pool::spawn_worker`.
@@ -155,15 +158,7 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
                     since_driver_poll = 0;
                     poll_driver();
                 }
-                with_worker(|worker| {
-                    let slot = worker.pool.slot(worker.index);
-                    slot.counters.poll();
-                    let started = &slot.tasks_started;
-                    started.store(
-                        started.load(Ordering::Relaxed).wrapping_add(1),
-                        Ordering::Relaxed,
-                    );
-                });
+                // `next_task` counted it (`count_cpu_task`) under the borrow it had anyway.
                 run_task(task);
             }
             Next::Run(task, Kind::Blocking) => {
@@ -338,6 +333,7 @@ impl Drop for BlockingSection {
 
 /// `task` queued on the calling worker's own queue, if the caller is a worker of `pool` that
 /// may run CPU work; otherwise it is handed back.
+#[inline]
 pub(crate) fn push_local(pool: &Arc<Pool>, task: Runnable, fair: bool) -> Result<(), Runnable> {
     CURRENT.with(|current| {
         let Ok(mut current) = current.try_borrow_mut() else {
@@ -370,17 +366,31 @@ pub(crate) fn is_worker_of(pool: &Arc<Pool>) -> bool {
 }
 
 impl Worker {
+    #[inline]
     fn push_local(&mut self, task: Runnable, fair: bool) {
         let pool = &*self.pool;
         if fair {
             self.owner.push_back(task, &pool.global_cpu);
             return;
         }
-        let slot = pool.slot(self.index);
+        let slot = &self.slot;
         let stamp = slot.tasks_started.load(Ordering::Relaxed);
         if let Some(displaced) = slot.run_next.put(task, stamp) {
             self.owner.push_back(displaced, &pool.global_cpu);
         }
+    }
+
+    /// A CPU task is about to run: counts its poll and moves the "run next" stamp base on (see
+    /// [`RunNext`](crate::run_next::RunNext)). Only this worker writes `tasks_started`.
+    #[inline]
+    fn count_cpu_task(&self) {
+        let slot = &self.slot;
+        slot.counters.poll();
+        let started = &slot.tasks_started;
+        started.store(
+            started.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
     }
 
     fn next_random(&mut self) -> u32 {
@@ -417,8 +427,11 @@ impl Worker {
                 .map(|task| Next::Run(task, Kind::Blocking))
         };
         match found {
-            Some(next @ Next::Run(..)) => {
+            Some(next @ Next::Run(_, kind)) => {
                 self.stop_searching(true);
+                if kind == Kind::Cpu {
+                    self.count_cpu_task();
+                }
                 next
             }
             Some(other) => other,
@@ -443,7 +456,7 @@ impl Worker {
     }
 
     fn poll_local(&mut self) -> Option<Runnable> {
-        let slot = self.pool.slot(self.index);
+        let slot = &self.slot;
         if self.run_next_streak < MAX_RUN_NEXT_STREAK {
             if let Some(task) = slot.run_next.take() {
                 self.run_next_streak += 1;
@@ -488,7 +501,7 @@ impl Worker {
                 continue;
             };
             if let Some(task) = slot.stealer.steal_into(&mut self.owner) {
-                pool.slot(self.index).counters.steal();
+                self.slot.counters.steal();
                 return Some(Next::Run(task, Kind::Cpu));
             }
             if let Some(stamp) = slot.run_next.full_stamp() {
@@ -533,7 +546,7 @@ impl Worker {
     }
 
     fn begin_blocking(&mut self) {
-        self.pool.slot(self.index).counters.poll();
+        self.slot.counters.poll();
         self.running_blocking = true;
         self.give_up_permit();
     }
@@ -609,7 +622,7 @@ impl Worker {
             return keep_running;
         }
         tracing::trace!(pool = %pool.name, worker = self.index + 1, "parking");
-        pool.slot(self.index).counters.park();
+        self.slot.counters.park();
         // `None`: a keep-alive too long for an `Instant` (`Duration::MAX`) never ends.
         let keep_alive_deadline = || Instant::now().checked_add(pool.keep_alive);
         let mut deadline = keep_alive_deadline();

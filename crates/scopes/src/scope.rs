@@ -83,6 +83,12 @@ impl CoroutineScope {
         (self.context.clone() + context).or_dispatcher(Dispatchers::default)
     }
 
+    /// [`child_context`](Self::child_context) with no extra elements (a plain `launch` or
+    /// `async_`): the scope's own context, without merging an empty one into it.
+    fn own_child_context(&self) -> Context {
+        self.context.clone().or_dispatcher(Dispatchers::default)
+    }
+
     /// Launches a coroutine (Kotlin `launch`): dispatched now, a child of the scope's job.
     /// A panic fails it, cancels its parent unless that is a supervisor, and reaches the
     /// exception handler if no parent handles it.
@@ -92,7 +98,11 @@ impl CoroutineScope {
         F: FnOnce(CoroutineScope) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.launch_with(Context::new(), CoroutineStart::Default, block)
+        corral_core::launch(
+            self.own_child_context(),
+            CoroutineStart::Default,
+            move |ctx| block(CoroutineScope::from_context(ctx)),
+        )
     }
 
     /// [`launch`](CoroutineScope::launch) with extra context elements and a start mode.
@@ -121,7 +131,11 @@ impl CoroutineScope {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<Box<dyn StdError + Send + Sync>> + Send + 'static,
     {
-        self.try_launch_with(Context::new(), CoroutineStart::Default, block)
+        corral_core::try_launch(
+            self.own_child_context(),
+            CoroutineStart::Default,
+            move |ctx| block(CoroutineScope::from_context(ctx)),
+        )
     }
 
     /// [`try_launch`](CoroutineScope::try_launch) with extra context elements and a start mode.
@@ -150,7 +164,11 @@ impl CoroutineScope {
         Fut: Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
-        self.async_with(Context::new(), CoroutineStart::Default, block)
+        corral_core::async_(
+            self.own_child_context(),
+            CoroutineStart::Default,
+            move |ctx| block(CoroutineScope::from_context(ctx)),
+        )
     }
 
     /// [`async_`](CoroutineScope::async_) with extra context elements and a start mode.

@@ -160,11 +160,12 @@ pub(crate) fn on_spawn<P: Probe>(
     }
 }
 
-/// Runs one poll of the task `id` (the body step `poll`, which returns `Some` when the body
-/// ended): enters the task's span and tells the worker's probe what it runs.
+/// Runs one poll of the task whose id `id` gives (the body step `poll`, which returns `Some`
+/// when the body ended): enters the task's span and tells the worker's probe what it runs.
+/// The id is asked for only when a probe is on (it is a virtual call on the job).
 #[inline]
 pub(crate) fn around_poll<T>(
-    id: u64,
+    id: impl FnOnce() -> u64,
     location: &'static Location<'static>,
     poll: impl FnOnce() -> Option<T>,
 ) -> Option<T> {
@@ -172,6 +173,7 @@ pub(crate) fn around_poll<T>(
     if probes == 0 {
         return poll();
     }
+    let id = id();
     let worker = if probes & PROBE_WORKERS != 0 {
         stall::current_worker()
     } else {

@@ -251,7 +251,7 @@ impl Job {
 
     /// From the moment cancellation (or failure) started.
     pub fn is_cancelled(&self) -> bool {
-        self.state().is_cancelled()
+        self.core().is_cancelled()
     }
 
     /// `Ok` while active; otherwise the cancellation cause (a completed job is not active

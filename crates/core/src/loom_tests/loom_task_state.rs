@@ -27,7 +27,7 @@ fn loom_wake_during_poll_is_not_lost() {
             panic!("the first run must start");
         };
         let observed = data.load(Ordering::Relaxed);
-        let runner_redispatch = matches!(state.end_run(), EndRun::Dispatch { .. });
+        let runner_redispatch = matches!(state.end_run(false), EndRun::Dispatch { .. });
         let waker_dispatch = waker.join().unwrap();
 
         assert!(
@@ -82,5 +82,77 @@ fn loom_wake_racing_completion_never_dispatches() {
         state.complete();
         assert_eq!(waker.join().unwrap(), WakeAction::None);
         assert_eq!(state.start_run(), StartRun::Complete);
+    });
+}
+
+/// `yield_now` with the task's own waker, made by `end_run(true)` when the poll returns,
+/// racing a wake from another thread: the runner re-dispatches fairly, the other wake never
+/// dispatches a second run while that one is owed, and some run sees the waker's data.
+#[test]
+fn loom_yield_in_end_run_racing_a_wake() {
+    loom::model(|| {
+        let state = Arc::new(TaskState::new(SCHEDULED));
+        let data = Arc::new(AtomicUsize::new(0));
+        let waker = {
+            let (state, data) = (state.clone(), data.clone());
+            thread::spawn(move || {
+                data.store(1, Ordering::Relaxed);
+                (state.wake() == WakeAction::Dispatch).then(|| run_until_idle(&state, &data))
+            })
+        };
+        let StartRun::Run { .. } = state.start_run() else {
+            panic!("the first run must start");
+        };
+        let mut seen = data.load(Ordering::Relaxed);
+        // The poll yielded: the runner woke itself.
+        assert_eq!(state.end_run(true), EndRun::Dispatch { fair: true });
+        seen = seen.max(run_until_idle(&state, &data));
+        let waker_run_saw = waker.join().unwrap();
+        assert!(
+            seen == 1 || waker_run_saw == Some(1),
+            "the wake was lost: no run saw its data"
+        );
+    });
+}
+
+/// Runs the owed runs of `state` (none of them yields) until it is idle; returns the largest
+/// value of `data` a run saw.
+fn run_until_idle(state: &TaskState, data: &AtomicUsize) -> usize {
+    let mut seen = 0;
+    loop {
+        let StartRun::Run { .. } = state.start_run() else {
+            panic!("an owed run must start");
+        };
+        seen = seen.max(data.load(Ordering::Relaxed));
+        if state.end_run(false) == EndRun::Idle {
+            return seen;
+        }
+    }
+}
+
+/// A task created `SCHEDULED` (the builders' Default and Atomic starts) racing a wake (a
+/// cancellation by its parent) before its creator dispatched it: whoever is owed a run runs
+/// the task (the waker's thread too, if its wake dispatched), and `start_run`'s checks panic
+/// if two runs ever overlap or one starts unowed. A wake before the creator's run is absorbed
+/// by it (that run sees the wake's data); only a wake after it dispatches again.
+#[test]
+fn loom_created_scheduled_is_dispatched_once() {
+    loom::model(|| {
+        let state = Arc::new(TaskState::new(SCHEDULED));
+        let data = Arc::new(AtomicUsize::new(0));
+        let waker = {
+            let (state, data) = (state.clone(), data.clone());
+            thread::spawn(move || {
+                data.store(1, Ordering::Relaxed);
+                (state.wake() == WakeAction::Dispatch).then(|| run_until_idle(&state, &data))
+            })
+        };
+        // The creator's dispatch: its runnable runs here.
+        let creator_saw = run_until_idle(&state, &data);
+        let waker_run_saw = waker.join().unwrap();
+        assert!(
+            creator_saw == 1 || waker_run_saw == Some(1),
+            "the wake was lost: no run saw its data"
+        );
     });
 }

@@ -10,7 +10,7 @@ use super::stage::Running;
 use super::state::EndRun;
 use super::{catch, Task};
 use crate::context::JobElement;
-use crate::current::{self, Frame, ShieldBases, YieldRequest};
+use crate::current::{self, Frame, YieldRequest};
 use crate::debug;
 use crate::error::{DispatchError, JobError};
 use crate::job::state_machine::BodyOutcome;
@@ -45,21 +45,17 @@ impl<B: Body> Task<B> {
         let job: &Job = &job;
         let outcome = {
             let yield_flag: *const dyn YieldRequest = &**self as &dyn YieldRequest;
-            let frame = Frame::new(
-                job,
-                &self.elements,
-                job,
-                self.job.shields(),
-                ShieldBases::default(),
-                Some(yield_flag),
-                None, // a task runs on its context's dispatcher
-            );
+            let frame = Frame::task(job, &self.job, &self.elements, yield_flag);
             thread_context::around_poll(&self.elements, || {
-                debug::around_poll(job.id(), self.location, || {
-                    current::enter(&frame, || {
-                        self.step(&mut running, job, atomic_start, &frame)
-                    })
-                })
+                debug::around_poll(
+                    || self.job.id(),
+                    self.location,
+                    || {
+                        current::enter(&frame, || {
+                            self.step(&mut running, job, atomic_start, &frame)
+                        })
+                    },
+                )
             })
         };
         match outcome {
@@ -68,7 +64,7 @@ impl<B: Body> Task<B> {
                 job.core().body_completed(job, outcome);
                 EndRun::Idle
             }
-            None => running.end_run(),
+            None => running.end_run(self.job.shields().take_yielded()),
         }
     }
 

@@ -104,11 +104,6 @@ impl<B: Body> StageCell<B> {
         self.state.request_yield();
     }
 
-    /// See [`TaskState::yield_wake`].
-    pub(super) fn yield_wake(&self) {
-        self.state.yield_wake();
-    }
-
     /// The output of a completed task, for its `Deferred` (at most once).
     ///
     /// # Safety
@@ -194,9 +189,10 @@ impl<B: Body> Running<'_, B> {
         self.with_stage(drop_stage)
     }
 
-    /// Releases `RUNNING` after a `Pending` poll; see [`EndRun`].
-    pub(super) fn end_run(self) -> EndRun {
-        self.cell.state.end_run()
+    /// Releases `RUNNING` after a `Pending` poll; see [`EndRun`] and
+    /// [`TaskState::end_run`] for `yielded`.
+    pub(super) fn end_run(self, yielded: bool) -> EndRun {
+        self.cell.state.end_run(yielded)
     }
 
     /// Stores the output, if any, and marks the task complete (the stage must be `Done`), so

@@ -12,7 +12,9 @@
 //! # Why a wake is never lost and a task never polled twice at once
 //!
 //! A wake sets `SCHEDULED` with one `fetch_or`. If the task was idle (no bit set), the waker now
-//! owns the duty to dispatch it and does so. If it was `RUNNING`, the runner clears `RUNNING` with a
+//! owns the duty to dispatch it and does so. (`yield_now` with the task's own waker is the
+//! runner waking itself: it sets no bit during the poll, and `end_run` sets `SCHEDULED` in the
+//! CAS that releases `RUNNING`, one read-modify-write per yield instead of two.) If it was `RUNNING`, the runner clears `RUNNING` with a
 //! CAS that fails if `SCHEDULED` appeared meanwhile, and then re-dispatches: the wake is
 //! honoured after the poll, never concurrently with it. If `SCHEDULED` was already set, a run is
 //! already owed and that run polls after this wake (it starts with a CAS that acquires the
@@ -103,16 +105,8 @@ impl TaskState {
         self.word.fetch_or(YIELD, Ordering::Relaxed);
     }
 
-    /// `yield_now` with the task's own waker: a wake and [`request_yield`](Self::request_yield)
-    /// in one read-modify-write. Only called by the thread holding `RUNNING`, so the wake never
-    /// has to dispatch (the runner re-dispatches after the poll, in `end_run`).
-    pub(crate) fn yield_wake(&self) {
-        // AcqRel as in `wake`; the caller is the runner, so `RUNNING` is set.
-        let previous = self.word.fetch_or(SCHEDULED | YIELD, Ordering::AcqRel);
-        debug_assert!(previous & RUNNING != 0, "yield_wake outside a run");
-    }
-
     /// Claims `RUNNING` for an owed run (clears `SCHEDULED`, `YIELD`, `ATOMIC_START`).
+    #[inline]
     pub(crate) fn start_run(&self) -> StartRun {
         let mut current = self.word.load(Ordering::Acquire);
         loop {
@@ -146,12 +140,17 @@ impl TaskState {
         }
     }
 
-    /// Releases `RUNNING` after a `Pending` poll; see [`EndRun`].
-    pub(crate) fn end_run(&self) -> EndRun {
+    /// Releases `RUNNING` after a `Pending` poll; see [`EndRun`]. `yielded`: the poll called
+    /// `yield_now` with the task's own waker, a wake by the runner itself, made here: the same
+    /// CAS sets `SCHEDULED` (so a later wake does not dispatch too) and the runner re-dispatches
+    /// fairly.
+    #[inline]
+    pub(crate) fn end_run(&self, yielded: bool) -> EndRun {
         let mut current = self.word.load(Ordering::Acquire);
+        let owed = if yielded { SCHEDULED } else { 0 };
         loop {
             debug_assert!(current & RUNNING != 0);
-            let next = current & !RUNNING;
+            let next = (current & !RUNNING) | owed;
             // Release: publishes the stage to the next runner (pairs with `start_run`).
             match self.word.compare_exchange_weak(
                 current,
@@ -159,6 +158,7 @@ impl TaskState {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
+                Ok(_) if yielded => return EndRun::Dispatch { fair: true },
                 Ok(_) if current & SCHEDULED != 0 => {
                     return EndRun::Dispatch {
                         fair: current & YIELD != 0,

@@ -59,6 +59,12 @@ impl<B: Body> Task<B> {
         }
     }
 
+    /// The first dispatch of a task its builder created `SCHEDULED` (see the creation protocol
+    /// of the builders): the builder owns that bit, and no wake can have dispatched the task.
+    pub(crate) fn schedule_first(self: &Arc<Self>) {
+        self.schedule(false);
+    }
+
     /// Hands the task to its dispatcher, or runs it in place (trampoline) when no dispatch is
     /// needed. The caller owns the `SCHEDULED` bit.
     fn schedule(self: &Arc<Self>, fair: bool) {
@@ -100,7 +106,9 @@ impl<B: Body> YieldRequest for Task<B> {
     fn request_yield(&self, waker: &Waker) -> bool {
         // Our own waker's data pointer is this task (the std `Wake` impl on `Arc<Task<B>>`).
         if std::ptr::eq(waker.data(), (self as *const Self).cast()) {
-            self.cell.yield_wake();
+            // The runner waking itself: recorded for `end_run`, which makes the wake in the
+            // CAS that releases `RUNNING` (no read-modify-write of its own).
+            self.job.shields().set_yielded();
             true
         } else {
             self.cell.request_yield();

@@ -10,6 +10,8 @@
 //!   never leaves blocking tasks uncompensated (`control.rs`).
 //! * `permit_gate`: a worker waiting for a permit after a blocking section is woken by the
 //!   release (`permit_gate.rs`).
+//! * `run_next`: the owner's fills of the "run next" slot (plain stores into an empty slot)
+//!   racing a thief's take: each task runs once (`run_next.rs`).
 
 #[cfg(not(debug_assertions))]
 compile_error!("the loom models need debug assertions: add `-C debug-assertions` to RUSTFLAGS");
@@ -19,6 +21,7 @@ mod index_stack;
 mod local_queue;
 mod park_wake;
 mod permit_gate;
+mod run_next;
 
 use corral_core::Runnable;
 use loom::sync::atomic::{AtomicUsize, Ordering};
