@@ -630,7 +630,7 @@ impl JobCore {
         inner.body_done = true;
         if inner.state == JobState::Active {
             if inner.children.is_empty() && inner.completion.is_empty() {
-                return self.finish_leaf(inner);
+                return self.finish_plain(inner);
             }
             self.set_state(&mut inner, JobState::Completing);
         }
@@ -639,15 +639,20 @@ impl JobCore {
         finalization.and_then(|finalization| self.run_finalization(this, finalization, work))
     }
 
-    /// The finalization of an active job whose body just ended normally with no child and no
-    /// completion entry left (most coroutines: a `launch` nobody joins): rule 1 holds at once,
-    /// and of [`take_finalization`](Self::take_finalization) and
+    /// The finalization of a job that was never cancelled, whose body ended normally, with no
+    /// child and no completion entry left (most coroutines: a `launch` nobody joins, as a leaf
+    /// or as the last link of a chain): rule 1 holds, and of
+    /// [`take_finalization`](Self::take_finalization) and
     /// [`run_finalization`](Self::run_finalization) only the state change and the parent link
-    /// remain, since an active job collected no error, there is no failure to report and no
-    /// entry to run. Returns the parent to tell next.
+    /// remain, since a job that was never cancelling collected no error, there is no failure
+    /// to report and no entry to run. Returns the parent to tell next.
     #[inline]
-    fn finish_leaf(&self, mut inner: SpinLockGuard<'_, JobInner>) -> Option<(Job, ChildTicket)> {
-        debug_assert!(inner.body_done && inner.state == JobState::Active);
+    fn finish_plain(&self, mut inner: SpinLockGuard<'_, JobInner>) -> Option<(Job, ChildTicket)> {
+        debug_assert!(inner.body_done && inner.children.is_empty() && inner.completion.is_empty());
+        debug_assert!(matches!(
+            inner.state,
+            JobState::Active | JobState::Completing
+        ));
         debug_assert!(
             inner.causes.final_error().is_none(),
             "an active job has no cause"
@@ -683,6 +688,16 @@ impl JobCore {
     ) -> Option<(Job, ChildTicket)> {
         let mut inner = lock(&self.inner);
         let child = inner.children.remove(ticket);
+        if inner.state == JobState::Completing
+            && inner.children.is_empty()
+            && inner.completion.is_empty()
+        {
+            // The last child of a job whose body ended normally and that nobody joins (a
+            // link of a chain of spawns): the same short finalization as a leaf's.
+            let next = self.finish_plain(inner);
+            drop(child);
+            return next;
+        }
         let finalization = self.take_finalization(&mut inner);
         drop(inner);
         // Released outside the lock: it may be the last reference to a coroutine, whose
