@@ -140,7 +140,7 @@ fn spawn<B: Body>(
     {
         let job = task.borrowed_job();
         tracing::trace!(coroutine = job.id(), ?start, ?kind, "coroutine created");
-        if let Some(parent) = &parent {
+        if let Some(parent) = parent {
             attach(&job, parent);
         }
     }

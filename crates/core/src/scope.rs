@@ -393,7 +393,7 @@ impl ScopeJob {
         });
         let job = Job::from_node(node.clone());
         if let Some(JobElement::Job(parent)) = context.job_element() {
-            attach(&job, parent);
+            attach(&job, parent.clone());
         }
         (job, node)
     }

@@ -86,7 +86,7 @@ impl<T> InlineSlab<T> {
         }
     }
 
-    #[cfg(test)]
+    /// Whether no value is stored (O(1)).
     pub(crate) fn is_empty(&self) -> bool {
         self.inline.is_none() && self.spill.as_ref().is_none_or(|spill| spill.len == 0)
     }

@@ -68,6 +68,13 @@ impl WakeBatch {
         self.gathering = true;
     }
 
+    /// Whether this batch never gathered anything: it owns no memory and has nothing to
+    /// dispatch, so forgetting it is the same as dropping it.
+    #[inline]
+    pub(crate) fn is_unused(&self) -> bool {
+        self.open.capacity() == 0
+    }
+
     /// Whether a run of sibling cancellations is under way: only then is a wake-up worth
     /// [`offer`](Self::offer)ing.
     pub(crate) fn is_gathering(&self) -> bool {

@@ -36,6 +36,11 @@ impl Entries {
         self.slots.remove(key)
     }
 
+    /// Whether no entry is registered.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
     /// Whether an `invoke_on_cancelling` handler is registered.
     pub(crate) fn has_cancelling_handlers(&self) -> bool {
         self.slots

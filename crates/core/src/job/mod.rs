@@ -402,10 +402,10 @@ impl SupervisorJob {
 }
 
 /// Attaches `child` (a freshly created, not yet published job) to `parent`, cancelling it if
-/// the parent is cancelling or complete.
-pub(crate) fn attach(child: &Job, parent: &Job) {
+/// the parent is cancelling or complete. The handle `parent` becomes the child's parent link.
+pub(crate) fn attach(child: &Job, parent: Job) {
     use self::state_machine::Attach;
-    match parent.core().attach_child(parent, child) {
+    match JobCore::attach_child(parent, child) {
         Attach::Attached => {}
         Attach::AttachedCancelled(cause) | Attach::Refused(cause) => child.cancel_by_runtime(cause),
     }

@@ -100,7 +100,7 @@ impl StandaloneJob {
             core: JobCore::new(kind, JobState::Active),
         }));
         if let Some(parent) = parent {
-            attach(&job, parent);
+            attach(&job, parent.clone());
         }
         job
     }

@@ -39,9 +39,10 @@
 //!
 //! No method calls into a waker or into user code while holding `inner`, and no method waits
 //! for another job's lock while holding it, with one exception: [`JobCore::attach_child`]
-//! holds the parent's lock while it takes the lock of the child it attaches. That cannot
+//! holds the lock of the child it attaches while it takes the parent's lock. That cannot
 //! deadlock: the child is being created, so no other thread can reach it yet and nobody holds
-//! or waits for its lock; and locks only ever nest parent then child, never the other way.
+//! or waits for its lock (it becomes reachable only through the parent's children, under the
+//! parent's lock, which the attach holds until the link is written).
 //!
 //! Work decided under the lock is carried out after it is released: a cancellation is planned
 //! by [`JobCore::take_cancellation`] and carried out by [`JobCore::run_cancellation`], a
@@ -49,6 +50,7 @@
 //! [`JobCore::run_finalization`]. Work that reaches another job goes through the work stack
 //! ([`work`](super::work)), so no call nests once per level of the tree.
 
+use std::cell::Cell;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::AtomicU64 as StdAtomicU64;
@@ -64,7 +66,7 @@ use crate::job::entries::Entries;
 use crate::job::work::{complete_ancestors, Work, WorkStack};
 use crate::job::Job;
 use crate::loom::sync::atomic::{AtomicU8, Ordering};
-use crate::loom::sync::{lock, SpinLock};
+use crate::loom::sync::{lock, SpinLock, SpinLockGuard};
 use crate::slab::{Drained, SlabKey};
 
 /// The public state of a job (the state table of `docs/semantics.md`).
@@ -179,8 +181,9 @@ struct JobInner {
     parent: Option<Job>,
     /// Our key in the parent's children, meaningful while `parent` is set. Beside it rather
     /// than in a tuple with it: the 4-byte key then shares a word with the flags of this
-    /// struct instead of padding the pair.
-    key_in_parent: ChildKey,
+    /// struct instead of padding the pair. A `Cell` so that [`JobCore::attach_child`] can write
+    /// it while the parent, reached through `parent`, is locked.
+    key_in_parent: Cell<ChildKey>,
     children: Children,
     /// Completion entries in registration order.
     completion: Entries,
@@ -261,7 +264,7 @@ impl JobCore {
             inner: SpinLock::new(JobInner {
                 state: initial,
                 parent: None,
-                key_in_parent: ChildKey::UNUSED,
+                key_in_parent: Cell::new(ChildKey::UNUSED),
                 children: Children::new(),
                 completion: Entries::new(),
                 body_done: false,
@@ -352,31 +355,49 @@ impl JobCore {
         }
     }
 
-    /// Attaches `child` to this job (`this`) and records the link in the child (rule: a child
-    /// of a final parent is refused and cancelled; a child of a cancelling parent is attached and
+    /// Attaches `child` to the job `this` and records the link in the child (rule: a child of a
+    /// final parent is refused and cancelled; a child of a cancelling parent is attached and
     /// must be cancelled).
     ///
-    /// The child's link is written while this job's lock is held, so no cancellation of this job
-    /// can reach the child before the child knows its parent (otherwise the child could complete
-    /// without telling us, and we would wait for it forever). This is the one place where two
-    /// job locks are held at once, always parent then child, and only for a child that nobody
-    /// else can reach yet (it is being created), so no other thread can take them in the
-    /// opposite order.
-    pub(crate) fn attach_child(&self, this: &Job, child: &Job) -> Attach {
-        let mut inner = lock(&self.inner);
+    /// The child's link is written while the parent's lock is held, so no cancellation of the
+    /// parent can reach the child before the child knows its parent (otherwise the child could
+    /// complete without telling it, and it would wait for the child forever). This is the one
+    /// place where two job locks are held at once: the child's, then the parent's, and only for
+    /// a child that nobody else can reach yet (it is being created, and it becomes reachable
+    /// through the parent's children only under the parent's lock, which this call holds), so
+    /// nobody ever waits for the child's lock meanwhile.
+    ///
+    /// `this` is given, not lent: the handle moves into the child's parent link, so a spawn that
+    /// already owns one (moved out of its context) touches the parent's reference count, on a
+    /// cache line all its siblings share, not at all. The child's lock is taken first so the
+    /// parent can be locked through that link; the key, known only once the parent's lock is
+    /// held, is written through a `Cell` beside it.
+    pub(crate) fn attach_child(this: Job, child: &Job) -> Attach {
+        let mut child_guard = lock(&child.core().inner);
+        child_guard.parent = Some(this);
+        let child_inner: &JobInner = &child_guard;
+        let parent = child_inner
+            .parent
+            .as_ref()
+            .expect("the link was just written");
+        let mut inner = lock(&parent.core().inner);
         let cancel_with = match inner.state {
             JobState::Completed | JobState::Cancelled => {
-                return Attach::Refused(cause::refused_child_cause(inner.final_error()))
+                let cause = cause::refused_child_cause(inner.final_error());
+                drop(inner);
+                let refused = child_guard.parent.take();
+                drop(child_guard);
+                // Released outside the locks: it may be the last reference to the parent.
+                drop(refused);
+                return Attach::Refused(cause);
             }
             JobState::Cancelling => Some(inner.causes.child_cancellation_cause()),
             _ => None,
         };
         let key = inner.children.insert(child.clone());
-        let mut child_inner = lock(&child.core().inner);
-        child_inner.parent = Some(this.clone());
-        child_inner.key_in_parent = key;
-        drop(child_inner);
+        child_inner.key_in_parent.set(key);
         drop(inner);
+        drop(child_guard);
         match cancel_with {
             Some(cause) => Attach::AttachedCancelled(cause),
             None => Attach::Attached,
@@ -608,11 +629,40 @@ impl JobCore {
         }
         inner.body_done = true;
         if inner.state == JobState::Active {
+            if inner.children.is_empty() && inner.completion.is_empty() {
+                return self.finish_plain(inner);
+            }
             self.set_state(&mut inner, JobState::Completing);
         }
         let finalization = self.take_finalization(&mut inner);
         drop(inner);
         finalization.and_then(|finalization| self.run_finalization(this, finalization, work))
+    }
+
+    /// The finalization of a job that was never cancelled, whose body ended normally, with no
+    /// child and no completion entry left (most coroutines: a `launch` nobody joins, as a leaf
+    /// or as the last link of a chain): rule 1 holds, and of
+    /// [`take_finalization`](Self::take_finalization) and
+    /// [`run_finalization`](Self::run_finalization) only the state change and the parent link
+    /// remain, since a job that was never cancelling collected no error, there is no failure
+    /// to report and no entry to run. Returns the parent to tell next.
+    #[inline]
+    fn finish_plain(&self, mut inner: SpinLockGuard<'_, JobInner>) -> Option<(Job, ChildTicket)> {
+        debug_assert!(inner.body_done && inner.children.is_empty() && inner.completion.is_empty());
+        debug_assert!(matches!(
+            inner.state,
+            JobState::Active | JobState::Completing
+        ));
+        debug_assert!(
+            inner.causes.final_error().is_none(),
+            "an active job has no cause"
+        );
+        self.set_state(&mut inner, JobState::Completed);
+        let parent = inner.parent.take();
+        let ticket = inner.key_in_parent.get().ticket(self.id);
+        drop(inner);
+        tracing::trace!(job = self.id, state = ?JobState::Completed, "job final");
+        parent.map(|parent| (parent, ticket))
     }
 
     /// `complete()` of a completable job: the "body" of a plain job is done.
@@ -638,6 +688,16 @@ impl JobCore {
     ) -> Option<(Job, ChildTicket)> {
         let mut inner = lock(&self.inner);
         let child = inner.children.remove(ticket);
+        if inner.state == JobState::Completing
+            && inner.children.is_empty()
+            && inner.completion.is_empty()
+        {
+            // The last child of a job whose body ended normally and that nobody joins (a
+            // link of a chain of spawns): the same short finalization as a leaf's.
+            let next = self.finish_plain(inner);
+            drop(child);
+            return next;
+        }
         let finalization = self.take_finalization(&mut inner);
         drop(inner);
         // Released outside the lock: it may be the last reference to a coroutine, whose
@@ -731,7 +791,7 @@ impl JobCore {
             parent: inner
                 .parent
                 .take()
-                .map(|parent| (parent, inner.key_in_parent.ticket(self.id))),
+                .map(|parent| (parent, inner.key_in_parent.get().ticket(self.id))),
         })
     }
 

@@ -126,7 +126,19 @@ impl WorkStack {
     /// is contained where it runs, so no step is expected to panic; should one, it does not
     /// stop the rest, which the tree needs to end: the first panic is re-raised at the end,
     /// as the trampoline does.
-    pub(super) fn drain(mut self) {
+    #[inline]
+    pub(super) fn drain(self) {
+        if self.items.capacity() == 0 && self.wakes.is_unused() {
+            // Nothing was ever pushed or gathered (a completing leaf, most completions): no
+            // work to run and no memory owned, so there is nothing for a destructor to do.
+            std::mem::forget(self);
+            return;
+        }
+        self.drain_used();
+    }
+
+    /// [`drain`](Self::drain) of a stack that was used.
+    fn drain_used(mut self) {
         let mut first_panic = None;
         while let Some(item) = self.items.pop() {
             if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| item.run(&mut self))) {

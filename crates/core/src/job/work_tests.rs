@@ -111,3 +111,35 @@ fn a_cancel_inside_a_handler_is_complete_when_it_returns() {
     root.cancel();
     assert_eq!(*seen.lock().unwrap(), Some(true));
 }
+
+/// The plain completion path (`JobCore::finish_plain`, no entry, no child, never cancelled)
+/// must still tell the parent at once, and must not be taken by a job that has an entry to
+/// run: a chain of completed links ends only with its last child, its handlers run then, and
+/// an unjoined link without handlers finalizes by the short path in between.
+#[test]
+fn plain_completions_tell_the_parent_and_leave_entries_to_the_full_path() {
+    let log = Log::default();
+    let root = Job::new();
+    let watched = Job::new_child(&root);
+    let plain = Job::new_child(&watched);
+    let leaf = Job::new_child(&plain);
+    let done = log.clone();
+    let _ = watched.invoke_on_completion(move |error| {
+        assert!(error.is_none());
+        done.lock().unwrap().push("done:watched".to_owned());
+    });
+    assert!(watched.complete() && plain.complete());
+    // Bodies done, children left: Completing, still active.
+    assert!(watched.is_active() && plain.is_active() && !plain.is_completed());
+    assert!(taken(&log).is_empty());
+    // The leaf's plain completion finalizes `plain` (plain again), which finalizes `watched`
+    // (its handler runs); `root`, whose body is not done, stays active.
+    assert!(leaf.complete());
+    assert!(leaf.is_completed() && plain.is_completed() && watched.is_completed());
+    assert!(!leaf.is_cancelled() && !plain.is_cancelled() && !watched.is_cancelled());
+    assert_eq!(taken(&log), ["done:watched"]);
+    assert!(root.is_active() && root.children().is_empty());
+    assert!(root.complete() && root.is_completed() && !root.is_cancelled());
+    // A plainly completed job has no final error.
+    assert!(leaf.core().final_error().is_none());
+}

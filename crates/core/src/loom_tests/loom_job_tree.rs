@@ -1,5 +1,5 @@
 //! Loom models of the job tree ([`crate::job::state_machine`]): attaching a child racing the parent's
-//! cancellation, a joiner racing completion, and a child completing racing the parent's
+//! cancellation or its completion, a joiner racing completion, and a child completing racing the parent's
 //! completion (finalization happens exactly once, after the last child).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -34,6 +34,32 @@ fn loom_attach_racing_cancel() {
         // The child has no children and was cancelled: it is final, so the parent is too.
         assert!(child.is_completed());
         assert!(parent.is_completed() && parent.is_cancelled());
+    });
+}
+
+/// A child attached while its parent completes on another thread: either the parent refuses
+/// it (the parent was final first; the child is cancelled and the parent handle the attach
+/// moved into the child's link is given back and released) or the parent waits for it and
+/// completes only after it.
+#[test]
+fn loom_attach_racing_parent_completion() {
+    loom::model(|| {
+        let parent = Job::new();
+        let completer = {
+            let parent = parent.clone();
+            thread::spawn(move || assert!(parent.complete()))
+        };
+        let child = Job::new_child(&parent);
+        completer.join().unwrap();
+        if child.is_cancelled() {
+            // Refused: the parent was already final and no longer counts the child.
+            assert!(child.is_completed() && parent.is_completed());
+            assert!(child.core().parent().is_none());
+        } else {
+            assert!(!parent.is_completed(), "completed before its child");
+            assert!(child.complete());
+            assert!(parent.is_completed() && !parent.is_cancelled());
+        }
     });
 }
 

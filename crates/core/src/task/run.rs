@@ -13,7 +13,7 @@ use crate::context::JobElement;
 use crate::current::{self, Frame, YieldRequest};
 use crate::debug;
 use crate::error::{DispatchError, JobError};
-use crate::job::state_machine::BodyOutcome;
+use crate::job::state_machine::{BodyOutcome, JobCore};
 use crate::job::Job;
 use crate::runnable::RunTask;
 use crate::thread_context;
@@ -61,7 +61,8 @@ impl<B: Body> Task<B> {
         match outcome {
             Some((outcome, output)) => {
                 running.complete(output);
-                job.core().body_completed(job, outcome);
+                // The task's own core, not `job.core()`: no dynamic call on the completion path.
+                self.job.body_completed(job, outcome);
                 EndRun::Idle
             }
             None => running.end_run(self.job.shields().take_yielded()),
@@ -77,7 +78,7 @@ impl<B: Body> Task<B> {
         frame: &Frame,
     ) -> Option<(BodyOutcome, Option<B::Output>)> {
         if running.is_init() {
-            if job.is_cancelled() && !atomic_start {
+            if self.job.is_cancelled() && !atomic_start {
                 return Some((running.drop_stage(), None));
             }
             let body = running.take_closure();
@@ -98,7 +99,7 @@ impl<B: Body> Task<B> {
         match catch(|| running.poll(&mut cx)) {
             Ok(Poll::Ready(value)) => {
                 let dropped = running.drop_stage();
-                Some(finish::<B>(job, value, dropped))
+                Some(finish::<B>(&self.job, value, dropped))
             }
             Ok(Poll::Pending) if frame.must_drop() => Some((running.drop_stage(), None)),
             Ok(Poll::Pending) => None,
@@ -118,7 +119,7 @@ impl<B: Body> Task<B> {
 /// is discarded, both caught. A value produced after cancellation is discarded (rule R5); a
 /// panic of its destructor fails the job, like one of a cancelled future's destructor.
 fn finish<B: Body>(
-    job: &Job,
+    job: &JobCore,
     value: <B::Fut as Future>::Output,
     dropped: BodyOutcome,
 ) -> (BodyOutcome, Option<B::Output>) {
