@@ -296,9 +296,11 @@ impl Dispatcher {
     /// alive (the task moving its own reference into the runnable it dispatches).
     pub(crate) fn as_static(&self) -> Option<&'static dyn Dispatch> {
         match self.tag() {
-            // SAFETY: an untagged handle was made from a `&'static dyn Dispatch` (the invariant
-            // of `tagged`), so the reference made again from it lives for the whole process.
-            0 => Some(unsafe { self.tagged.as_ref() }),
+            0 => {
+                // An untagged handle was made from a `&'static dyn Dispatch`.
+                // SAFETY: the invariant of `tagged`: the reference lives for the whole process.
+                Some(unsafe { self.tagged.as_ref() })
+            }
             FORWARDED => Some(self.forward().0),
             _ => None,
         }
@@ -307,15 +309,17 @@ impl Dispatcher {
     /// The forwarder of a handle tagged [`FORWARDED`].
     fn forward(&self) -> &StaticForward {
         debug_assert_eq!(self.tag(), FORWARDED);
-        // SAFETY: a handle tagged `FORWARDED` owns a count of an `Arc<StaticForward>` whose
-        // data the untagged pointer is (the invariant of `tagged`), live while `self` is.
+        // A handle tagged `FORWARDED` owns a count of an `Arc<StaticForward>` whose data the
+        // untagged pointer is.
+        // SAFETY: the invariant of `tagged`: that data is live while `self` is.
         unsafe { self.untagged().cast::<StaticForward>().as_ref() }
     }
 
     /// The implementation behind this handle.
     pub fn as_dispatch(&self) -> &dyn Dispatch {
-        // SAFETY: the untagged pointer is a `'static` implementation or the data of an `Arc`
-        // of which `self` owns a count (the invariant of `tagged`); either outlives `&self`.
+        // The untagged pointer is a `'static` implementation or the data of an `Arc` of which
+        // `self` owns a count.
+        // SAFETY: the invariant of `tagged`: either outlives the borrow of `self`.
         unsafe { self.untagged().as_ref() }
     }
 
@@ -369,8 +373,9 @@ impl Dispatcher {
 impl Clone for Dispatcher {
     fn clone(&self) -> Dispatcher {
         if self.tag() != 0 {
-            // SAFETY: `self` owns a count of the `Arc` whose data the untagged pointer is (the
-            // invariant of `tagged`), so it is live; the clone owns the count added here.
+            // `self` owns a count of the `Arc` whose data the untagged pointer is, so it is
+            // live; the clone owns the count added here.
+            // SAFETY: the invariant of `tagged`: the pointer came from `Arc::into_raw`.
             unsafe { Arc::increment_strong_count(self.untagged().as_ptr().cast_const()) };
         }
         Dispatcher {
@@ -382,9 +387,11 @@ impl Clone for Dispatcher {
 impl Drop for Dispatcher {
     fn drop(&mut self) {
         if self.tag() != 0 {
-            // SAFETY: `self` owns one count of the `Arc` whose data the untagged pointer is
-            // (the invariant of `tagged`) and gives it back here, once.
-            drop(unsafe { Arc::from_raw(self.untagged().as_ptr().cast_const()) });
+            // `self` owns one count of the `Arc` whose data the untagged pointer is, and gives
+            // it back here, once.
+            // SAFETY: the invariant of `tagged`: the pointer came from `Arc::into_raw`.
+            let shared = unsafe { Arc::from_raw(self.untagged().as_ptr().cast_const()) };
+            drop(shared);
         }
     }
 }

@@ -93,13 +93,7 @@ fn loom_yield_in_end_run_racing_a_wake() {
     loom::model(|| {
         let state = Arc::new(TaskState::new(SCHEDULED));
         let data = Arc::new(AtomicUsize::new(0));
-        let waker = {
-            let (state, data) = (state.clone(), data.clone());
-            thread::spawn(move || {
-                data.store(1, Ordering::Relaxed);
-                (state.wake() == WakeAction::Dispatch).then(|| run_until_idle(&state, &data))
-            })
-        };
+        let waker = spawn_waker_that_runs(&state, &data);
         let StartRun::Run { .. } = state.start_run() else {
             panic!("the first run must start");
         };
@@ -113,6 +107,19 @@ fn loom_yield_in_end_run_racing_a_wake() {
             "the wake was lost: no run saw its data"
         );
     });
+}
+
+/// A thread that stores 1 into `data`, wakes the task, and runs it until idle if its wake
+/// dispatched; it returns what those runs saw (`None` if the wake owed no run).
+fn spawn_waker_that_runs(
+    state: &Arc<TaskState>,
+    data: &Arc<AtomicUsize>,
+) -> thread::JoinHandle<Option<usize>> {
+    let (state, data) = (state.clone(), data.clone());
+    thread::spawn(move || {
+        data.store(1, Ordering::Relaxed);
+        (state.wake() == WakeAction::Dispatch).then(|| run_until_idle(&state, &data))
+    })
 }
 
 /// Runs the owed runs of `state` (none of them yields) until it is idle; returns the largest
@@ -140,13 +147,7 @@ fn loom_created_scheduled_is_dispatched_once() {
     loom::model(|| {
         let state = Arc::new(TaskState::new(SCHEDULED));
         let data = Arc::new(AtomicUsize::new(0));
-        let waker = {
-            let (state, data) = (state.clone(), data.clone());
-            thread::spawn(move || {
-                data.store(1, Ordering::Relaxed);
-                (state.wake() == WakeAction::Dispatch).then(|| run_until_idle(&state, &data))
-            })
-        };
+        let waker = spawn_waker_that_runs(&state, &data);
         // The creator's dispatch: its runnable runs here.
         let creator_saw = run_until_idle(&state, &data);
         let waker_run_saw = waker.join().unwrap();
