@@ -322,33 +322,34 @@ impl Shields {
     /// thread polling the task calls it.
     #[inline]
     pub(crate) fn set_yielded(&self) {
-        // Relaxed: see `take_poll_on_cancel`.
+        // Relaxed: see `take_flag`.
         self.yielded.store(true, Ordering::Relaxed);
     }
 
     /// Whether the poll that just returned woke its task for a yield, and clears it.
     #[inline]
     pub(crate) fn take_yielded(&self) -> bool {
-        // Relaxed, a load plus a store: as in `take_poll_on_cancel`.
-        let yielded = self.yielded.load(Ordering::Relaxed);
-        if yielded {
-            self.yielded.store(false, Ordering::Relaxed);
-        }
-        yielded
+        take_flag(&self.yielded)
     }
 
     /// Whether the last poll asked to be polled once more if the coroutine is cancelled, and
     /// clears the request (each poll makes its own).
     #[inline]
     pub(crate) fn take_poll_on_cancel(&self) -> bool {
-        // Relaxed, and a load plus a store rather than a swap: only the thread polling the
-        // task touches it, and this runs on every poll (a locked RMW there costs ~20 cycles).
-        let requested = self.poll_on_cancel.load(Ordering::Relaxed);
-        if requested {
-            self.poll_on_cancel.store(false, Ordering::Relaxed);
-        }
-        requested
+        take_flag(&self.poll_on_cancel)
     }
+}
+
+/// Reads a per-poll flag of [`Shields`] and clears it. Relaxed, and a load plus a store rather
+/// than a swap: only the thread polling the task touches these flags, and this runs on every
+/// poll (a locked RMW there costs ~20 cycles).
+#[inline]
+fn take_flag(flag: &AtomicBool) -> bool {
+    let set = flag.load(Ordering::Relaxed);
+    if set {
+        flag.store(false, Ordering::Relaxed);
+    }
+    set
 }
 
 /// Called by a suspension point about to return `Pending` whose wake-up may carry an error to
@@ -360,7 +361,7 @@ impl Shields {
 pub(crate) fn poll_on_cancel() {
     with_frame(|frame| {
         if let Some(frame) = frame {
-            // Relaxed: see `take_poll_on_cancel`.
+            // Relaxed: see `take_flag`.
             frame
                 .shields()
                 .poll_on_cancel
